@@ -1,0 +1,2 @@
+class SourceError(Exception):
+    """A source cannot be read (unreachable, missing table/column, wrong encoding). One-line message."""

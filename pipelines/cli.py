@@ -1,0 +1,159 @@
+"""`gridbridge` command line. Heavy imports (dagster, GE) happen inside the commands, so --help is fast."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+EXIT_RUN_FAILED = 1
+
+
+def _instance():
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME") and Path(os.environ["DAGSTER_HOME"]).is_absolute():
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def run_sync(config_path: str, quiet: bool = False) -> int:
+    from schemas.config import load
+
+    config = load(config_path)  # ConfigError → one line, exit 2
+    import dagster as dg
+
+    from pipelines.definitions import build_defs
+    from pipelines.runs import record_failure
+    from pipelines.summary import render
+    from warehouse.state import State, now
+
+    state = State(config.state_dir)
+    run_id = dg.make_new_run_id()
+    t0 = time.time()
+    state.record_run(run_id, started_at=now(), status="running", stage="extract")
+    instance = _instance()
+    job = build_defs(config_path).get_job_def("sync")
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id)
+    if not result.success:
+        record_failure(state, instance, run_id, t0)
+    run = state.runs().set_index("run_id").loc[run_id].to_dict() | {"run_id": run_id}
+    if not quiet:
+        print(render(run, config.warehouse_path, time.time() - t0))
+    return 0 if result.success else EXIT_RUN_FAILED
+
+
+def cmd_demo(args) -> int:
+    from pipelines.demo import generate
+
+    target = Path(args.dir)
+    config_path = target / "gridbridge.yaml"
+    template = Path(__file__).resolve().parents[1] / "gridbridge.yaml"
+    if not config_path.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, config_path)
+    elif "gridbridge demo configuration" not in config_path.read_text(encoding="utf-8"):
+        print(f"gridbridge: {config_path} is not the demo configuration; use another --dir", file=sys.stderr)
+        return EXIT_USER_ERROR
+    t0 = time.time()
+    paths = generate(target / "demo", persons=args.persons, seed=args.seed)
+    print(f"demo sources for {args.persons} persons written in {time.time() - t0:.1f} s: "
+          f"{paths.police_db}, {paths.grid_db} (truth: {paths.truth_db})")
+    print(f"config: {config_path}\n")
+    return run_sync(str(config_path))
+
+
+def cmd_sync(args) -> int:
+    return run_sync(args.config)
+
+
+def cmd_status(args) -> int:
+    import json
+
+    from schemas.config import load
+    from warehouse.state import State
+
+    config = load(args.config)
+    runs = State(config.state_dir).runs(limit=args.last)
+    if runs.empty:
+        print("no sync has run yet — try `gridbridge sync`")
+        return 0
+    print(f"warehouse: {config.warehouse_path} ({'present' if config.warehouse_path.exists() else 'missing'})")
+    print(f"{'run':<10}{'started':<21}{'status':<10}{'persons':>9}{'conflicts':>10}{'open':>6}  message")
+    for _, r in runs.iterrows():
+        counts = json.loads(r["counts"]) if r["counts"] else {}
+        persons = counts.get("persons", {}).get("golden", "")
+        conf = counts.get("conflicts", {})
+        nconf = sum(conf.get("person", {}).values()) + sum(conf.get("house", {}).values()) if conf else ""
+        print(f"{r['run_id'][:8]:<10}{r['started_at'] or '':<21}{r['status']:<10}{persons:>9}{nconf:>10}"
+              f"{conf.get('open', '') if conf else '':>6}  {r['message'] or ''}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    import duckdb
+
+    from schemas.config import load
+
+    config = load(args.config)
+    if not config.warehouse_path.exists():
+        print(f"gridbridge: no warehouse at {config.warehouse_path}; run `gridbridge sync` first", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.format == "xlsx":
+        print("gridbridge: xlsx export is not available yet (use parquet or csv)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(config.warehouse_path), read_only=True)
+    names = ["v_person", "v_only_in_police", "v_only_in_grid", "person_conflict", "house", "run_log"]
+    for name in names:
+        fmt = "(FORMAT parquet)" if args.format == "parquet" else "(FORMAT csv, HEADER)"
+        con.execute(f"COPY (SELECT * FROM {name}) TO '{out / (name + '.' + args.format)}' {fmt}")
+    con.close()
+    print(f"exported {len(names)} tables to {out}/ as {args.format}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gridbridge", description="Bridge the police population system and the grid "
+                                "management system: extract, standardise, gate, match, reconcile, publish.")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="make demo sources for both systems and run a full sync")
+    d.add_argument("--persons", type=int, default=2000)
+    d.add_argument("--dir", default=".", help="folder for gridbridge.yaml, demo/ and warehouse/ (default: here)")
+    d.add_argument("--seed", type=int, default=20261123)
+    d.set_defaults(func=cmd_demo)
+    s = sub.add_parser("sync", help="one sync run (the job the nightly schedule runs)")
+    s.add_argument("--config", default="gridbridge.yaml")
+    s.add_argument("--full", action="store_true", help="full extract (the only mode for now)")
+    s.set_defaults(func=cmd_sync)
+    st = sub.add_parser("status", help="last runs, counts, open conflicts, gate results")
+    st.add_argument("--config", default="gridbridge.yaml")
+    st.add_argument("--last", type=int, default=10)
+    st.set_defaults(func=cmd_status)
+    e = sub.add_parser("export", help="warehouse tables for other tools")
+    e.add_argument("--config", default="gridbridge.yaml")
+    e.add_argument("--format", choices=["parquet", "csv", "xlsx"], default="parquet")
+    e.add_argument("--out", default="export")
+    e.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from connectors.errors import SourceError
+    from schemas.config import ConfigError
+
+    try:
+        return args.func(args)
+    except (ConfigError, SourceError) as e:
+        print(f"gridbridge: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Asset names and groups in one place."""
+from schemas.canonical import ENTITIES, SOURCES
+
+GROUP_EXTRACT, GROUP_STANDARDISE, GROUP_MATCH, GROUP_RECONCILE, GROUP_PUBLISH = (
+    "extract", "standardise", "match", "reconcile", "publish")
+SOURCE_ENTITIES = [(s, e) for s in SOURCES for e in ENTITIES]
+
+
+def raw(source: str, entity: str) -> str:
+    return f"raw_{source}_{entity}"
+
+
+def stg(source: str, entity: str) -> str:
+    return f"stg_{source}_{entity}"
+
+
+def quarantined(source: str, entity: str) -> str:
+    return f"quarantine_{source}_{entity}"

@@ -1,0 +1,76 @@
+"""The publish asset: the new warehouse state replaces the old one atomically (warehouse/publish.py)."""
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from pipelines import constants as C
+from pipelines.resources import GridbridgeConfig
+from warehouse.publish import publish
+from warehouse.state import State, now
+
+_INPUTS = ["golden_person", "person_conflicts", "person_links", "person_review",
+           "golden_house", "house_conflicts", "house_links", "house_review"]
+
+
+def _review(frame: pd.DataFrame, entity: str) -> pd.DataFrame:
+    return frame.assign(entity=entity) if len(frame) else frame
+
+
+def run_counts(golden_person, person_links, person_review, person_conflicts, house_links, house_conflicts,
+               quarantines: dict[str, pd.DataFrame]) -> dict:
+    counts: dict = {"sources": {}}
+    for (source, entity), q in quarantines.items():
+        links = person_links if entity == "person" else house_links
+        loaded = int((links["source"] == source).sum())
+        counts["sources"][f"{source}.{entity}"] = {
+            "extracted": loaded + len(q), "loaded": loaded, "quarantined": len(q),
+            "by_reason": q["reason"].value_counts().to_dict()}
+    gp = golden_person
+    counts["persons"] = {
+        "golden": len(gp), "in_both": int((gp["in_police"] & gp["in_grid"]).sum()),
+        "only_police": int((gp["in_police"] & ~gp["in_grid"]).sum()),
+        "only_grid": int((gp["in_grid"] & ~gp["in_police"]).sum()),
+        "within_source_duplicates": int(((gp["police_records"] > 1) | (gp["grid_records"] > 1)).sum()),
+        "review_pairs": len(person_review)}
+    counts["houses"] = {"golden": int(house_links["house_id"].nunique()) if len(house_links) else 0}
+    counts["conflicts"] = {
+        "person": person_conflicts["field"].value_counts().to_dict(),
+        "house": house_conflicts["field"].value_counts().to_dict(),
+        "open": int((person_conflicts["status"] == "open").sum() + (house_conflicts["status"] == "open").sum())}
+    return counts
+
+
+@dg.asset(name="warehouse", group_name=C.GROUP_PUBLISH, kinds={"duckdb"},
+          ins={**{n: dg.AssetIn(n) for n in _INPUTS},
+               **{C.quarantined(s, e): dg.AssetIn(C.quarantined(s, e)) for s, e in C.SOURCE_ENTITIES}},
+          description="The analysts' DuckDB warehouse: golden records, xrefs, conflicts, reviews, quarantine, run log.")
+def warehouse(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, **frames: pd.DataFrame) -> dg.MaterializeResult:
+    config = gridbridge.load()
+    run_id = context.run_id
+    state = State(config.state_dir)
+    quarantines = {(s, e): frames[C.quarantined(s, e)] for s, e in C.SOURCE_ENTITIES}
+    counts = run_counts(frames["golden_person"], frames["person_links"], frames["person_review"],
+                        frames["person_conflicts"], frames["house_links"], frames["house_conflicts"], quarantines)
+    state.record_run(run_id, status="publishing", stage="publish", counts=counts)
+    stamp = {"run_id": run_id}
+    tables = {
+        "person": frames["golden_person"].assign(**stamp), "person_xref": frames["person_links"].assign(**stamp),
+        "person_conflict": frames["person_conflicts"].assign(**stamp),
+        "house": frames["golden_house"].assign(**stamp), "house_xref": frames["house_links"].assign(**stamp),
+        "house_conflict": frames["house_conflicts"].assign(**stamp),
+        "match_review": pd.concat([_review(frames["person_review"], "person"), _review(frames["house_review"], "house")],
+                                  ignore_index=True).assign(**stamp),
+        "quarantine": pd.concat(list(quarantines.values()), ignore_index=True).assign(**stamp),
+        "steward_decision": state.decisions(),
+    }
+    runs = state.runs()
+    runs.loc[runs["run_id"] == run_id, ["status", "finished_at"]] = ["success", now()]
+    tables["run_log"] = runs
+    path = publish(config.warehouse_path, tables, run_id)
+    state.record_run(run_id, status="success", stage="done", finished_at=now())
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
+                                          "persons": counts["persons"]["golden"],
+                                          "counts": dg.MetadataValue.json(json.loads(json.dumps(counts, default=str)))})

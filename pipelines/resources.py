@@ -1,0 +1,56 @@
+"""Resources injected into the assets: the gridbridge config and a Parquet IO manager."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from schemas import config as cfgmod
+
+
+class GridbridgeConfig(dg.ConfigurableResource):
+    """Where `gridbridge.yaml` is; every asset reads the sources, rules and paths from it."""
+
+    config_path: str = "gridbridge.yaml"
+
+    def load(self) -> cfgmod.Config:
+        return cfgmod.load(self.config_path)
+
+
+class ParquetIOManager(dg.ConfigurableIOManager):
+    """Each asset's DataFrame is kept as `<base_dir>/<asset>.parquet` (latest materialisation), so a
+    stage can be re-run alone and its data inspected with any Parquet reader."""
+
+    base_dir: str
+
+    def _path(self, key: dg.AssetKey) -> Path:
+        return Path(self.base_dir) / ("__".join(key.path) + ".parquet")
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        path = self._path(context.asset_key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".parquet.part")
+        obj.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        context.add_output_metadata({"rows": len(obj), "path": dg.MetadataValue.path(str(path))})
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        path = self._path(context.asset_key)
+        if not path.exists():
+            raise dg.Failure(f"{context.asset_key.to_user_string()} has not been materialised yet ({path})")
+        return pd.read_parquet(path)
+
+
+def default_config_path() -> str:
+    return os.environ.get("GRIDBRIDGE_CONFIG", "gridbridge.yaml")
+
+
+def make_resources(config_path: str | None = None) -> dict:
+    config_path = str(Path(config_path or default_config_path()).resolve())
+    try:
+        work = cfgmod.load(config_path).state_dir / "work"
+    except cfgmod.ConfigError:
+        work = Path(config_path).parent / ".gridbridge-work"  # the config error surfaces in the first asset
+    return {"gridbridge": GridbridgeConfig(config_path=config_path), "io_manager": ParquetIOManager(base_dir=str(work))}

@@ -1,0 +1,49 @@
+"""Record a sync run's outcome in the run log (used by the CLI and by the failure sensor)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+from warehouse.state import State
+
+
+def gate_results(evaluations) -> list[dict]:
+    out = []
+    for ev in evaluations:
+        md = {k: getattr(v, "value", v) for k, v in (ev.metadata or {}).items()}
+        out.append({"check": ev.check_name, "asset": ev.asset_key.to_user_string(), "passed": ev.passed,
+                    "severity": getattr(ev.severity, "value", str(ev.severity)),
+                    "description": ev.description, "results": md.get("results")})
+    return out
+
+
+def failure_message(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
+    """(stage, one-line reason) of a failed run, from its event log: a failed blocking check names the
+    expectation and observed value; otherwise the first failed step's error."""
+    records = instance.get_records_for_run(run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    for r in records:
+        ev = r.event_log_entry.dagster_event.event_specific_data
+        if not ev.passed and getattr(ev.severity, "value", "") == "ERROR":
+            return "gate", ev.description or f"{ev.check_name} failed"
+    steps = instance.get_records_for_run(run_id=run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
+    for r in steps:
+        de = r.event_log_entry.dagster_event
+        err = de.event_specific_data.error
+        cause = err
+        while cause.cause is not None:
+            cause = cause.cause
+        msg = (cause.message or err.message).strip().splitlines()[-1]
+        return de.step_key, msg
+    return "unknown", "run failed"
+
+
+def record_failure(state: State, instance: dg.DagsterInstance, run_id: str, started: float | None = None) -> str:
+    stage, message = failure_message(instance, run_id)
+    started_at = dt.datetime.fromtimestamp(started).isoformat(timespec="seconds") if started else None
+    fields = {"status": "failed", "stage": stage, "message": message,
+              "finished_at": dt.datetime.now().isoformat(timespec="seconds")}
+    if started_at:
+        fields["started_at"] = started_at
+    state.record_run(run_id, **fields)
+    return message

@@ -1,0 +1,58 @@
+"""The short, human-readable summary printed after a sync (from the run log)."""
+from __future__ import annotations
+
+import json
+
+FIELD_ZH = {"name": "姓名", "id_number": "身份证号", "sex": "性别", "ethnicity": "民族", "birth_date": "出生日期",
+            "phone": "联系电话", "hukou_address": "户籍地址", "current_address": "现住地址", "person_type": "人员类型",
+            "household_no": "户号", "relation": "与户主关系", "former_name": "曾用名", "address": "房屋地址",
+            "usage": "用途", "area": "面积", "owner_name": "房主姓名", "owner_id_number": "房主身份证号",
+            "owner_phone": "房主电话", "is_rented": "是否出租"}
+
+
+def _load(v):
+    return json.loads(v) if isinstance(v, str) and v else (v or {})
+
+
+def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
+    counts, gates = _load(run.get("counts")), _load(run.get("gates"))
+    out = [f"gridbridge sync {run['run_id'][:8]}: {run.get('status')}"
+           + (f" in {seconds:.1f} s" if seconds is not None else "")]
+    if run.get("status") != "success":
+        out.append(f"  stage {run.get('stage')}: {run.get('message')}")
+        out.append("  the previous warehouse was left as it was")
+    src = counts.get("sources", {})
+    if src:
+        out.append("\nrows per source          extracted   loaded  quarantined")
+        for name, c in src.items():
+            out.append(f"  {name:<22} {c['extracted']:>9} {c['loaded']:>8} {c['quarantined']:>12}")
+        reasons: dict[str, int] = {}
+        for c in src.values():
+            for r, n in c["by_reason"].items():
+                reasons[r] = reasons.get(r, 0) + n
+        if reasons:
+            out.append("quarantined by reason: " + ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])))
+    p = counts.get("persons")
+    if p:
+        out.append(f"\npersons: {p['golden']} golden — {p['in_both']} in both systems, {p['only_police']} only in police, "
+                   f"{p['only_grid']} only in grid; {p['within_source_duplicates']} with within-source duplicates (重户); "
+                   f"{p['review_pairs']} pairs for steward review")
+        out.append(f"houses: {counts.get('houses', {}).get('golden', 0)} golden")
+    conf = counts.get("conflicts", {})
+    if conf:
+        pc = conf.get("person", {})
+        out.append("person conflicts by field: " + (", ".join(f"{FIELD_ZH.get(f, f)}({f}) {n}" for f, n in pc.items()) or "none"))
+        hc = conf.get("house", {})
+        if hc:
+            out.append("house conflicts by field: " + ", ".join(f"{FIELD_ZH.get(f, f)}({f}) {n}" for f, n in hc.items()))
+        out.append(f"open for stewards: {conf.get('open', 0)}")
+    if gates:
+        ok = sum(1 for g in gates if g["passed"])
+        out.append(f"\ngates: {ok}/{len(gates)} checks passed" + "".join(
+            f"\n  {'PASS' if g['passed'] else 'FAIL'} {g['asset']}: {g['description']}" for g in gates))
+    if run.get("status") == "success":
+        out.append(f"\nwarehouse: {warehouse_path}")
+        out.append(f"try: duckdb -readonly {warehouse_path} \"SELECT field, status, conflicts FROM v_conflicts_by_field\"")
+        out.append(f"  or: python -c \"import duckdb; print(duckdb.connect('{warehouse_path}', read_only=True)"
+                   ".sql('SELECT * FROM v_only_in_grid LIMIT 5'))\"")
+    return "\n".join(out)

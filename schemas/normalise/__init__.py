@@ -1,0 +1,1 @@
+"""Pure, vectorised normalisers for Chinese person/house records (one module per kind of value)."""

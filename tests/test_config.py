@@ -1,0 +1,66 @@
+import pytest
+import yaml
+
+from schemas.config import ConfigError, load, parse
+
+
+def sample(demo_template):
+    return yaml.safe_load(demo_template.read_text(encoding="utf-8"))
+
+
+def test_sample_config_loads(demo_template):
+    cfg = load(demo_template)
+    assert cfg.sources["police"].entities["person"].columns["id_number"] == "公民身份号码"
+    assert cfg.survivorship_rule("phone") == "most_recent"
+    assert cfg.survivorship_rule("sex") == "police"  # default from the contract
+    assert cfg.warehouse_path == demo_template.parent / "warehouse" / "gridbridge.duckdb"
+
+
+def test_missing_file_is_one_line(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load(tmp_path / "nope.yaml")
+    assert "config file not found" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unknown_key_names_its_place(demo_template):
+    data = sample(demo_template)
+    data["sources"]["police"]["entities"]["person"]["colums"] = {}
+    with pytest.raises(ConfigError, match=r"sources\.police\.entities\.person\.colums: unknown key"):
+        parse(data)
+
+
+def test_unknown_connector(demo_template):
+    data = sample(demo_template)
+    data["sources"]["grid"]["connector"] = "oracle-magic"
+    with pytest.raises(ConfigError, match=r"sources\.grid\.connector"):
+        parse(data)
+
+
+def test_unknown_canonical_field(demo_template):
+    data = sample(demo_template)
+    data["sources"]["grid"]["entities"]["person"]["columns"]["shoe_size"] = "鞋码"
+    with pytest.raises(ConfigError, match="unknown canonical field 'shoe_size'"):
+        parse(data)
+
+
+def test_bad_survivorship_rule(demo_template):
+    data = sample(demo_template)
+    data["survivorship"]["phone"] = "loudest"
+    with pytest.raises(ConfigError, match="unknown rule 'loudest'"):
+        parse(data)
+
+
+def test_env_secret_substitution(demo_template, monkeypatch):
+    data = sample(demo_template)
+    data["sources"]["police"]["url"] = "postgresql+psycopg://gb:${GB_TEST_PW}@localhost/db"
+    with pytest.raises(ConfigError, match="GB_TEST_PW is not set"):
+        parse(data)
+    monkeypatch.setenv("GB_TEST_PW", "s3cret")
+    assert "s3cret" in parse(data).sources["police"].url
+
+
+def test_thresholds_ordered(demo_template):
+    data = sample(demo_template)
+    data["matching"] = {"auto_match": 0.5, "review": 0.9}
+    with pytest.raises(ConfigError, match="review <= auto_match"):
+        parse(data)

@@ -1,0 +1,78 @@
+"""Atomic publish: build the complete new warehouse beside the old one, then swap it in by rename.
+
+Readers that already have the old file open keep reading it (same inode); new readers see the new
+file; a crash at any point leaves the previous warehouse as it was plus a `.building` file that the
+next publish removes. Nothing is ever written into the live file.
+"""
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from warehouse.tables import TABLES, ddl
+
+
+def building_path(path: Path, run_id: str) -> Path:
+    return path.with_name(f".{path.name}.{run_id}.building")
+
+
+def remove_stale_builds(path: Path) -> list[Path]:
+    stale = list(path.parent.glob(f".{path.name}.*.building")) + list(path.parent.glob(f".{path.name}.*.building.wal"))
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(path: Path, tables: dict[str, pd.DataFrame], run_id: str) -> Path:
+    """Write every table in TABLES (missing frames become empty tables) and the views, then swap."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_builds(path)
+    tmp = building_path(path, run_id)
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute("BEGIN")
+        for name in TABLES:
+            con.execute(ddl(name))
+            frame = tables.get(name)
+            if frame is not None and len(frame):
+                cols = [c for c, _ in TABLES[name] if c in frame.columns]
+                con.register("_frame", frame[cols])
+                con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _frame')
+                con.unregister("_frame")
+        con.execute(resources.files("warehouse").joinpath("views.sql").read_text(encoding="utf-8"))
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    _fsync(tmp)
+    os.replace(tmp, path)
+    _fsync(path.parent)
+    return path
+
+
+def read_table(path: Path, name: str) -> pd.DataFrame | None:
+    """A table of the published warehouse, or None if there is no warehouse yet (read-only)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(f'SELECT * FROM "{name}"').df()
+    finally:
+        con.close()

@@ -1,0 +1,85 @@
+"""Operational state beside the warehouse (SQLite, WAL): run log and the stewards' decisions.
+
+Kept outside the DuckDB warehouse on purpose: a failed run records itself without touching the
+published warehouse file, and the steward console appends decisions while a sync is building the next
+warehouse (SQLite WAL gives one writer + many readers without "database locked" pages).
+`steward_decision` is append-only: triggers refuse UPDATE and DELETE.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_log (
+    run_id TEXT PRIMARY KEY, started_at TEXT, finished_at TEXT, status TEXT, stage TEXT,
+    message TEXT, counts TEXT, gates TEXT, forced_reason TEXT);
+CREATE TABLE IF NOT EXISTS steward_decision (
+    decision_id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL,
+    value TEXT, police_value TEXT, grid_value TEXT, decided_by TEXT NOT NULL, decided_at TEXT NOT NULL,
+    reason TEXT);
+CREATE TRIGGER IF NOT EXISTS steward_decision_no_update BEFORE UPDATE ON steward_decision
+    BEGIN SELECT RAISE(ABORT, 'steward_decision is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS steward_decision_no_delete BEFORE DELETE ON steward_decision
+    BEGIN SELECT RAISE(ABORT, 'steward_decision is append-only'); END;
+"""
+
+
+def now() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")
+
+
+class State:
+    def __init__(self, directory: Path):
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "state.sqlite"
+        with self._connect() as con:
+            con.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA busy_timeout=30000")
+        return con
+
+    # --- run log -----------------------------------------------------------------------------
+    def record_run(self, run_id: str, **fields) -> None:
+        fields = {k: json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else v
+                  for k, v in fields.items()}
+        cols = ["run_id", *fields]
+        with self._connect() as con:
+            con.execute(
+                f"INSERT INTO run_log ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT(run_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in fields),
+                [run_id, *fields.values()])
+
+    def runs(self, limit: int | None = None) -> pd.DataFrame:
+        with self._connect() as con:
+            q = "SELECT * FROM run_log ORDER BY started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+            return pd.read_sql_query(q, con)
+
+    def last_successful_run(self) -> dict | None:
+        with self._connect() as con:
+            con.row_factory = sqlite3.Row
+            row = con.execute("SELECT * FROM run_log WHERE status='success' ORDER BY finished_at DESC LIMIT 1").fetchone()
+        return dict(row) if row else None
+
+    # --- steward decisions -------------------------------------------------------------------
+    def add_decision(self, kind: str, target: str, value: str | None, decided_by: str, *,
+                     police_value: str | None = None, grid_value: str | None = None,
+                     reason: str | None = None) -> int:
+        with self._connect() as con:
+            cur = con.execute(
+                "INSERT INTO steward_decision (kind, target, value, police_value, grid_value, decided_by, "
+                "decided_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, target, value, police_value, grid_value, decided_by, now(), reason))
+            return int(cur.lastrowid)
+
+    def decisions(self) -> pd.DataFrame:
+        with self._connect() as con:
+            return pd.read_sql_query("SELECT * FROM steward_decision ORDER BY decision_id", con)
