@@ -1,5 +1,5 @@
 # gridbridge — two commands for a fresh machine: `make demo` and `make test`.
-PY ?= python3.11
+PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
-	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 2; }
+	@$(PY) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "need Python 3.11+ (python3.11 on PATH)"; exit 2; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'

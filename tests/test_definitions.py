@@ -1,0 +1,30 @@
+import dagster as dg
+
+from pipelines.definitions import build_defs
+
+
+def test_definitions_load_with_job_schedule_and_blocking_checks(demo_template):
+    defs = build_defs(str(demo_template))
+    job = defs.resolve_job_def("sync")
+    assert job.executor_def.name == "in_process"
+    sched = defs.resolve_schedule_def("nightly_sync")
+    assert sched.cron_schedule == "0 2 * * *" and sched.execution_timezone == "Asia/Shanghai"
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    for name in ("raw_police_person", "stg_grid_person", "quarantine_grid_house", "person_links",
+                 "golden_person", "person_conflicts", "warehouse"):
+        assert name in keys
+    checks = list(graph.asset_check_keys)
+    assert len(checks) == 4
+    assert all(graph.get_check_spec(k).blocking for k in checks)
+
+
+def test_cli_help_does_not_import_dagster():
+    import subprocess
+    import sys
+    code = ("import sys; from pipelines import cli; "
+            "import contextlib, io\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): cli.main(['--help'])\n"
+            "print('dagster' in sys.modules, 'great_expectations' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False False"
