@@ -1,6 +1,5 @@
 """Quality gates as Dagster asset checks: Great Expectations 1.x on each standardised batch (blocking),
 plus the quarantine-share gate. GE is imported inside the check (it costs ~5 s to import)."""
-from __future__ import annotations
 
 import logging
 

@@ -6,10 +6,12 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 
 EXIT_USER_ERROR = 2
 EXIT_RUN_FAILED = 1
+LOG_LEVEL = os.environ.get("GRIDBRIDGE_LOG_LEVEL", "WARNING")
 
 
 def _instance():
@@ -25,20 +27,22 @@ def run_sync(config_path: str, quiet: bool = False) -> int:
     from schemas.config import load
 
     config = load(config_path)  # ConfigError → one line, exit 2
-    import dagster as dg
-
     from pipelines.definitions import build_defs
     from pipelines.runs import record_failure
     from pipelines.summary import render
     from warehouse.state import State, now
 
     state = State(config.state_dir)
-    run_id = dg.make_new_run_id()
+    run_id = str(uuid.uuid4())
     t0 = time.time()
     state.record_run(run_id, started_at=now(), status="running", stage="extract")
     instance = _instance()
-    job = build_defs(config_path).get_job_def("sync")
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id)
+    job = build_defs(config_path).resolve_job_def("sync")
+    if not quiet:
+        print(f"sync {run_id[:8]} running: extract → standardise → gate → match → reconcile → publish "
+              f"(Dagster log at level {LOG_LEVEL}; set GRIDBRIDGE_LOG_LEVEL=INFO for every step)", flush=True)
+    run_config = {"loggers": {"console": {"config": {"log_level": LOG_LEVEL}}}}
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config=run_config)
     if not result.success:
         record_failure(state, instance, run_id, t0)
     run = state.runs().set_index("run_id").loc[run_id].to_dict() | {"run_id": run_id}

@@ -1,5 +1,4 @@
 """The one place where gridbridge's Dagster definitions are wired: assets, checks, job, schedule, sensor."""
-from __future__ import annotations
 
 import dagster as dg
 

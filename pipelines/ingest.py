@@ -1,5 +1,4 @@
 """Extract and standardise assets, one per source × entity (police/grid × person/house)."""
-from __future__ import annotations
 
 import time
 

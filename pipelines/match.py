@@ -1,5 +1,4 @@
 """Match assets: link police and grid records (and within-source duplicates) into persons and houses."""
-from __future__ import annotations
 
 import time
 

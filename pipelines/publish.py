@@ -1,5 +1,4 @@
 """The publish asset: the new warehouse state replaces the old one atomically (warehouse/publish.py)."""
-from __future__ import annotations
 
 import json
 
@@ -8,6 +7,7 @@ import pandas as pd
 
 from pipelines import constants as C
 from pipelines.resources import GridbridgeConfig
+from pipelines.runs import gate_results
 from warehouse.publish import publish
 from warehouse.state import State, now
 
@@ -54,7 +54,8 @@ def warehouse(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, *
     quarantines = {(s, e): frames[C.quarantined(s, e)] for s, e in C.SOURCE_ENTITIES}
     counts = run_counts(frames["golden_person"], frames["person_links"], frames["person_review"],
                         frames["person_conflicts"], frames["house_links"], frames["house_conflicts"], quarantines)
-    state.record_run(run_id, status="publishing", stage="publish", counts=counts)
+    state.record_run(run_id, status="publishing", stage="publish", counts=counts,
+                     gates=gate_results(context.instance, run_id))
     stamp = {"run_id": run_id}
     tables = {
         "person": frames["golden_person"].assign(**stamp), "person_xref": frames["person_links"].assign(**stamp),

@@ -1,5 +1,4 @@
 """Reconcile assets: golden records (shared part + reconciled differences) and field conflicts."""
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

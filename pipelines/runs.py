@@ -8,9 +8,12 @@ import dagster as dg
 from warehouse.state import State
 
 
-def gate_results(evaluations) -> list[dict]:
+def gate_results(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
+    """Every asset-check evaluation of the run, from its event log (works for CLI and scheduled runs)."""
+    records = instance.get_records_for_run(run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
     out = []
-    for ev in evaluations:
+    for rec in records:
+        ev = rec.event_log_entry.dagster_event.event_specific_data
         md = {k: getattr(v, "value", v) for k, v in (ev.metadata or {}).items()}
         out.append({"check": ev.check_name, "asset": ev.asset_key.to_user_string(), "passed": ev.passed,
                     "severity": getattr(ev.severity, "value", str(ev.severity)),
@@ -41,7 +44,7 @@ def failure_message(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str
 def record_failure(state: State, instance: dg.DagsterInstance, run_id: str, started: float | None = None) -> str:
     stage, message = failure_message(instance, run_id)
     started_at = dt.datetime.fromtimestamp(started).isoformat(timespec="seconds") if started else None
-    fields = {"status": "failed", "stage": stage, "message": message,
+    fields = {"status": "failed", "stage": stage, "message": message, "gates": gate_results(instance, run_id),
               "finished_at": dt.datetime.now().isoformat(timespec="seconds")}
     if started_at:
         fields["started_at"] = started_at

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 FIELD_ZH = {"name": "姓名", "id_number": "身份证号", "sex": "性别", "ethnicity": "民族", "birth_date": "出生日期",
             "phone": "联系电话", "hukou_address": "户籍地址", "current_address": "现住地址", "person_type": "人员类型",
@@ -51,8 +52,9 @@ def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
         out.append(f"\ngates: {ok}/{len(gates)} checks passed" + "".join(
             f"\n  {'PASS' if g['passed'] else 'FAIL'} {g['asset']}: {g['description']}" for g in gates))
     if run.get("status") == "success":
+        sql = "SELECT field, status, conflicts FROM v_conflicts_by_field"
         out.append(f"\nwarehouse: {warehouse_path}")
-        out.append(f"try: duckdb -readonly {warehouse_path} \"SELECT field, status, conflicts FROM v_conflicts_by_field\"")
-        out.append(f"  or: python -c \"import duckdb; print(duckdb.connect('{warehouse_path}', read_only=True)"
-                   ".sql('SELECT * FROM v_only_in_grid LIMIT 5'))\"")
+        out.append("example query (read-only, safe while a sync runs):")
+        out.append(f"  {sys.executable} -c \"import duckdb; print(duckdb.connect('{warehouse_path}', "
+                   f"read_only=True).sql('{sql}'))\"")
     return "\n".join(out)

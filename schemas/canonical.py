@@ -72,6 +72,7 @@ FLAGS = {
     "id_checksum": "身份证号校验位错误（疑似录入错误）",
     "id_upgraded_15": "15 位旧身份证号，已升为 18 位",
     "id_masked": "身份证号已脱敏（含 *）",
+    "id_birth_invalid": "身份证号中的出生日期不存在或在未来",
     "id_birth_mismatch": "出生日期与身份证号不一致",
     "id_sex_mismatch": "性别与身份证号不一致",
     "birth_date_missing": "出生日期为空",

@@ -134,7 +134,9 @@ def _address(acc, s, field, ent):
 
 def _vocab(fn):
     def handle(acc, s, field, ent):
-        acc.cols[field] = fn(s, ent.values.get(field))
+        r = fn(s, ent.values.get(field))
+        acc.cols[field] = r["code"]
+        acc.flag(r["flags"])
     return handle
 
 
@@ -222,7 +224,8 @@ def standardise(raw: pd.DataFrame, source: str, entity: str, ent: EntityConfig) 
 
     bad = reason.notna()
     quarantine = pd.DataFrame({
-        "source": source, "entity": entity, "source_key": key[bad], "reason": reason[bad],
+        "source": source, "entity": entity, "source_key": raw.loc[bad, ent.key],
+        "reason": reason[bad],
         "raw": raw_json[bad],
     })
     return out[~bad].reset_index(drop=True), quarantine.reset_index(drop=True)

@@ -1,0 +1,108 @@
+"""`link()`: one matching run for one entity — block, compare, score, cluster, assign stable ids."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from matching.blocking import run_blocking
+from matching.clustering import cluster_pairs
+from matching.comparisons import comparison_columns, compute_gammas
+from matching.ids import assign_ids
+from matching.records import ID_COLUMN, ID_PREFIX, MATCH_COLUMNS, RECORD_ID, prepare_records
+from matching.scoring import score, weight_columns
+from matching.settings import MatchSettings
+
+
+@dataclass
+class LinkResult:
+    """What one run produced.
+
+    * `pairs`: every candidate pair, scored — `l_id`, `r_id`, `rule`, `gamma_<c>`, `w_<c>`,
+      `w_<group>`, `match_weight`, `match_probability`.
+    * `xref`: one row per record — `source`, `source_key`, `person_id`/`house_id`,
+      `match_probability`, `match_rule` (probability and blocking rule of the record's strongest
+      kept link; NaN and `single` for a record linked to nothing).
+    * `review`: pairs for stewards — `pair_id`, `left_source`, `left_key`, `right_source`,
+      `right_key`, `police_key`, `grid_key` (set for cross-source pairs), `match_probability`,
+      `match_weight`, `w_…` and the same as JSON in `weights`, `rule`, `reason`
+      (`review_band` / `one_to_one_guard`), `status` (`open`).
+    * `blocking_report`: per blocking rule (see `blocking.blocking_report`).
+    * `retired_ids`: old ids no longer used, with `merged_into`; `issued_max`: largest id number
+      issued (persist it); `model_version`.
+    """
+    pairs: pd.DataFrame
+    xref: pd.DataFrame
+    review: pd.DataFrame
+    blocking_report: pd.DataFrame
+    retired_ids: pd.DataFrame
+    issued_max: int
+    model_version: int
+
+
+def pair_id(l_id: str, r_id: str) -> str:
+    """Stable id of an unordered record pair (the same on every run)."""
+    a, b = sorted((l_id, r_id))
+    return hashlib.sha1(f"{a}\x1f{b}".encode()).hexdigest()[:16]
+
+
+def link(records: pd.DataFrame, entity: str = "person", settings: MatchSettings | None = None,
+         previous_xref: pd.DataFrame | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
+         issued_max: int | None = None) -> LinkResult:
+    """Link the standardised `records` of both sources for `entity` (`person` or `house`).
+
+    `previous_xref` (`source`, `source_key`, `person_id`/`house_id`) keeps ids stable across runs;
+    `con` is a DuckDB connection to block on (a temporary in-memory one if not given).
+    """
+    settings = settings or MatchSettings()
+    rules, comps = settings.rules_for(entity), settings.comparisons_for(entity)
+    model = settings.model_for(entity)
+    model.check(comps)
+    extra = {c for rule in rules for c in rule.columns(records.columns)}
+    columns = tuple(dict.fromkeys([*MATCH_COLUMNS[entity], *comparison_columns(comps), *sorted(extra)]))
+    prepared = prepare_records(records, entity, columns)
+
+    pairs, report = run_blocking(prepared, rules, con=con)
+    scored = score(compute_gammas(prepared, pairs, comps), model, comps)
+    clusters = cluster_pairs(prepared, scored, settings.thresholds)
+
+    id_col = ID_COLUMN[entity]
+    members = clusters.members.merge(prepared[[RECORD_ID, "source_key"]], on=RECORD_ID)
+    ids = assign_ids(members, previous_xref, id_col=id_col, prefix=ID_PREFIX[entity],
+                     issued_max=issued_max)
+    xref = (members.assign(**{id_col: ids.assigned[id_col].to_numpy()})
+            [["source", "source_key", id_col, "match_probability", "match_rule"]]
+            .sort_values([id_col, "source", "source_key"], ignore_index=True))
+    review = _review_frame(clusters.review, prepared, weight_columns(comps, model))
+    return LinkResult(scored, xref, review, report, ids.retired, ids.issued_max, model.version)
+
+
+def _review_frame(review: pd.DataFrame, prepared: pd.DataFrame, weights: list[str]) -> pd.DataFrame:
+    by_id = prepared.set_index(RECORD_ID)
+    side = {f"{name}_{col}": by_id[col].reindex(review[ids]).to_numpy()
+            for name, ids in (("left", "l_id"), ("right", "r_id")) for col in ("source", "source_key")}
+    ls, rs, lk, rk = side["left_source"], side["right_source"], side["left_source_key"], side["right_source_key"]
+    cross = ls != rs
+
+    def key_of(source: str) -> np.ndarray:
+        return np.where(cross & (ls == source), lk, np.where(cross & (rs == source), rk, None))
+
+    out = pd.DataFrame({
+        "pair_id": [pair_id(a, b) for a, b in zip(review["l_id"], review["r_id"])],
+        "left_source": ls, "left_key": lk, "right_source": rs, "right_key": rk,
+        "police_key": key_of("police"), "grid_key": key_of("grid"),
+        "match_probability": review["match_probability"].to_numpy(),
+        "match_weight": review["match_weight"].to_numpy(),
+    })
+    for c in weights:
+        out[c] = review[c].to_numpy()
+    out["weights"] = [json.dumps({c.removeprefix("w_"): round(float(v), 3) for c, v in zip(weights, row)})
+                      for row in review[weights].to_numpy()]
+    out["rule"] = review["rule"].to_numpy()
+    out["reason"] = review["reason"].to_numpy()
+    out["status"] = "open"
+    return out.sort_values(["match_probability", "pair_id"], ascending=[False, True], ignore_index=True)
