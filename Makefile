@@ -27,7 +27,7 @@ test: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/pytest
 
 bench: setup
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.sync_stages
 
 dagster: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev

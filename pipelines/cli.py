@@ -23,29 +23,42 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
-def run_sync(config_path: str, quiet: bool = False) -> int:
+def execute_sync(config_path: str, instance=None, log_level: str = "WARNING", announce=None):
+    """Run the `sync` job in process; record the outcome in the run log. Returns (config, run_id, result)."""
     from schemas.config import load
 
     config = load(config_path)  # ConfigError → one line, exit 2
     from pipelines.definitions import build_defs
     from pipelines.runs import record_failure
-    from pipelines.summary import render
     from warehouse.state import State, now
 
     state = State(config.state_dir)
     run_id = str(uuid.uuid4())
     t0 = time.time()
     state.record_run(run_id, started_at=now(), status="running", stage="extract")
-    instance = _instance()
+    instance = instance or _instance()
     job = build_defs(config_path).resolve_job_def("sync")
-    if not quiet:
-        print(f"sync {run_id[:8]} running: extract → standardise → gate → match → reconcile → publish "
-              f"(Dagster log at level {LOG_LEVEL}; set GRIDBRIDGE_LOG_LEVEL=INFO for every step)", flush=True)
-    run_config = {"loggers": {"console": {"config": {"log_level": LOG_LEVEL}}}}
+    if announce:
+        announce(run_id)
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config=run_config)
     if not result.success:
         record_failure(state, instance, run_id, t0)
-    run = state.runs().set_index("run_id").loc[run_id].to_dict() | {"run_id": run_id}
+    return config, run_id, result
+
+
+def run_sync(config_path: str, quiet: bool = False) -> int:
+    from pipelines.summary import render
+    from warehouse.state import State
+
+    def announce(run_id):
+        if not quiet:
+            print(f"sync {run_id[:8]} running: extract → standardise → gate → match → reconcile → publish "
+                  f"(Dagster log at level {LOG_LEVEL}; set GRIDBRIDGE_LOG_LEVEL=INFO for every step)", flush=True)
+
+    t0 = time.time()
+    config, run_id, result = execute_sync(config_path, log_level=LOG_LEVEL, announce=announce)
+    run = State(config.state_dir).runs().set_index("run_id").loc[run_id].to_dict() | {"run_id": run_id}
     if not quiet:
         print(render(run, config.warehouse_path, time.time() - t0))
     return 0 if result.success else EXIT_RUN_FAILED

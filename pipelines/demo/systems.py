@@ -50,7 +50,7 @@ def _assign_keys(rng: random.Random, pop, person_rows: rows.PersonRows, house_ro
 def _write(path: Path, tables: dict[str, tuple[str, ...]], data: dict[str, list[list]], empty) -> None:
     con = sqlite3.connect(path)
     for name, columns in tables.items():
-        con.execute(f'CREATE TABLE "{name}" ({", ".join(f"{c!r} TEXT" for c in columns)})'.replace("'", '"'))
+        con.execute(f'CREATE TABLE "{name}" (' + ", ".join(f'"{c}" TEXT' for c in columns) + ")")
         con.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" * len(columns))})',
                         ([empty if v in ("", None) else v for v in row] for row in data[name]))
     con.commit()
