@@ -102,8 +102,8 @@ def _date(acc, s, field, ent):
         acc.reason(r["error"])
         acc.flag(r["flags"])
         acc.flag_where(r["value"].isna() & r["error"].isna(), "birth_date_missing")
-    else:
-        acc.flag_where(r["error"].notna(), "date_unparsed")
+    else:  # other dates: never a quarantine, only the parser's own flags (date_unparsed)
+        acc.flag(r["flags"])
 
 
 def _timestamp(acc, s, field, ent):

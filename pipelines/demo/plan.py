@@ -163,7 +163,8 @@ class Planner:
                     lambda p, v: pt.id_digit_typo(p.id_number, rng))
         self.assign("grid", "id_number", "true", "id_transposition", k["id_transposition"], both,
                     lambda p, v: pt.id_transposition(p.id_number, rng))
-        self.assign("grid", "id_number", "true", "id_excel_zeroed", k["id_excel_zeroed"], both,
+        # Excel kept 15 significant digits (…000): unrepairable, so the pipeline quarantines it (id-card.md §6)
+        self.assign("grid", "id_number", "malformed", "id_excel_precision_loss", k["id_excel_zeroed"], both,
                     lambda p, v: (z if p.id_number[-1].isdigit() and p.id_number[-3:] != "000"
                                   and not pt.id_valid(z := pt.id_excel_zeroed(p.id_number)) else None))
         self.assign("grid", "name", "true", "homophone", k["homophone"], both,

@@ -35,7 +35,8 @@ _CN_BEFORE_MARKER = rf"{_NUM_TOKEN}(?={_MARKERS})"
 _CN_ROOM_AT_END = rf"(?:(?<=单元)|(?<=[门层楼号栋幢座#室户-]))([{NUMERAL_CHARS}]+)$"
 
 _TOWNSHIP = rf"(?P<v>[{H}]{{2,8}}?(?:街道办事处|街道办|街道|镇|乡|苏木)){_STOP}"
-_COMMUNITY = (rf"(?P<v>[{H}]{{1,10}}?(?:社区|(?<!新)村|嘎查)(?!民|委|路|街|道|{_ESTATE}))"
+# 村 must not swallow 村民小组 (hence 民); 社区 may be followed by a road such as 民族南路
+_COMMUNITY = (rf"(?P<v>[{H}]{{1,10}}?(?:社区(?!委|路|街|道|{_ESTATE})|(?:(?<!新)村|嘎查)(?!民|委|路|街|道|{_ESTATE})))"
               r"(?:居民委员会|居委会|村民委员会|村委会)?"
               rf"|(?P<v2>[{H}]{{1,10}}?)(?:社区居民委员会|社区居委会|居民委员会|居委会)"
               rf"|(?P<v3>[{H}]{{1,10}}?)(?:村民委员会|村委会)")
@@ -115,7 +116,7 @@ def _parse_unique(u: pd.Series) -> pd.DataFrame:
     out = pd.DataFrame(index=u.index, columns=ADDRESS_COLUMNS, dtype=object)
     no = pd.Series(False, index=u.index)
     out["province"], rest = _admin(rest, "province", no)
-    again, rest = _admin(rest, "province", out["province"].notna())      # 宁夏宁夏回族自治区
+    _, rest = _admin(rest, "province", out["province"].notna())          # 宁夏宁夏回族自治区
     out["city"], rest = _admin(rest, "city", out["province"].notna())
     out["district"], rest = _admin(rest, "district",
                                    out["province"].notna() | out["city"].notna())
@@ -133,6 +134,7 @@ def _parse_unique(u: pd.Series) -> pd.DataFrame:
     out["door_no"] = coalesce(out["door_no"], ext["v"])
     ext, rest = _peel(rest, _COMPOUND)
     out["compound"] = ext["v"].where(ext["v"] != "", None)
+    # the house tail (3号楼2单元502室, 3-2-502 …): a small state machine per unique address
     tail = pd.DataFrame([parse_tail(x, r) for x, r in zip(rest, rural)], index=u.index)
     for col in ("building", "unit", "floor", "room"):
         out[col] = tail[col]

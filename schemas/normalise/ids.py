@@ -73,7 +73,7 @@ def id_birth_date(id18) -> pd.Series:
     """'YYYY-MM-DD' from digits 7-14 (or 7-12 of a 15-digit number, century 19); None if impossible."""
     s = as_text(id18)
     n = s.str.len()
-    ymd = s.str[6:14].where(n == 18, ("19" + s.str[6:12]).where(n == 15))
+    ymd = s.str[6:14].where(n == 18, ("19" + s.str[6:12]).where(n == 15)).astype(object)
     d = pd.to_datetime(ymd.where(truthy(ymd.str.fullmatch(r"\d{8}"))),
                        format="%Y%m%d", errors="coerce")
     return none_if_na(d.dt.strftime("%Y-%m-%d"))
@@ -83,7 +83,7 @@ def id_sex(id18) -> pd.Series:
     """GB/T 2261.1 sex code from the sequence parity: '1' odd (male), '2' even (female), else None."""
     s = as_text(id18)
     n = s.str.len()
-    ch = s.str[16].where(n == 18, s.str[14].where(n == 15))
+    ch = s.str[16].where(n == 18, s.str[14].where(n == 15)).astype(object)
     digit = ch.where(truthy(ch.str.fullmatch(r"\d")))
     parity = pd.to_numeric(digit, errors="coerce") % 2
     return none_if_na(parity.map({1.0: "1", 0.0: "2"}))
@@ -115,22 +115,34 @@ def normalise_id(s, today: date | None = None) -> pd.DataFrame:
         id_flags=lambda f: f["id_flags"].fillna("id_missing"))
 
 
-def _normalise_unique(u: pd.Series, limit: pd.Timestamp) -> pd.DataFrame:
-    t = clean_id_text(u)
-    idx = t.index
+def _match(t: pd.Series, where: pd.Series, pattern: str) -> pd.Series:
+    """`t.str.fullmatch(pattern)` evaluated only where `where` (False elsewhere)."""
+    out = np.zeros(len(t), dtype=bool)
+    w = where.to_numpy(dtype=bool)
+    if w.any():
+        out[w] = truthy(t[w].str.fullmatch(pattern)).to_numpy(dtype=bool)
+    return pd.Series(out, index=t.index)
 
-    sci = truthy(t.str.fullmatch(r"\d(?:\.\d+)?E\+?\d+"))
-    via_float = truthy(t.str.fullmatch(r"\d{16,}\.0*"))
-    t = t.str.replace(r"^(\d{15})\.0+$", r"\1", regex=True)          # 15 digits survive a float
-    t = t.str.replace(r"[-./]", "", regex=True)
+
+def _normalise_unique(u: pd.Series, limit: pd.Timestamp) -> pd.DataFrame:
+    idx = u.index
+    clean = truthy(u.str.fullmatch(_ID18))            # fast path: already 18 canonical characters
+    dirty = ~clean
+    t = u.copy()
+    t[dirty] = clean_id_text(u[dirty])
+    sci = _match(t, dirty, r"\d(?:\.\d+)?E\+?\d+")
+    via_float = _match(t, dirty, r"\d{16,}\.0*")
+    if dirty.any():
+        t[dirty] = (t[dirty].str.replace(r"^(\d{15})\.0+$", r"\1", regex=True)  # 15 digits survive
+                    .str.replace(r"[-./]", "", regex=True))                  # a float exactly
 
     missing = t.isna() | t.isin(_PLACEHOLDERS) | truthy(t.str.fullmatch(r"(\d)\1*|\*+"))
-    masked = ~missing & truthy(t.str.contains("*", regex=False))
+    masked = ~missing & _match(t, dirty, r".*\*.*")
     todo = ~missing & ~masked
     n = t.str.len()
     len15, len18 = todo & (n == 15), todo & (n == 18)
-    shape15 = len15 & truthy(t.str.fullmatch(r"\d{15}"))
-    shape18 = len18 & truthy(t.str.fullmatch(_ID18))
+    shape15 = _match(t, len15, r"\d{15}")
+    shape18 = len18 & (clean | _match(t, len18 & dirty, _ID18))
     checksum_ok = is_valid_checksum(t.where(shape18))
     # Excel keeps 15 significant digits: an 18-digit number ending in 000 that fails the check
     excel_zeros = shape18 & truthy(t.str.endswith("000")) & ~checksum_ok

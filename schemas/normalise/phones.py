@@ -1,7 +1,8 @@
 """Mainland phone numbers → E.164, regex only (shared/domain/phones.md).
 
-Vectorised with pandas `.str`: clean, split multi-number fields into columns, classify each column by
-shape, keep the first usable number. `phonenumbers` is deliberately not used (yet).
+Vectorised with pandas `.str`: plain mobiles take a fast path; other fields are split into their
+numbers (one row per number), classified by shape, and the first usable number is kept. Distinct
+(text, area code) pairs are evaluated once. `phonenumbers` is deliberately not used (yet).
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def _one(p: pd.Series, area: pd.Series) -> pd.DataFrame:
     word_null = p.str.lower().isin(NULL_WORDS) | truthy(p.str.fullmatch(r"[-/\\.*#xX]+"))
     sci = truthy(p.str.fullmatch(r"\d(?:\.\d+)?[eE]\+?\d+"))
     p = p.str.replace(r"^(\d+)\.0+$", r"\1", regex=True).str.replace(_EXT, r"\1", regex=True)
-    intl = p.str.extract(r"^(\+\s*86|0086|\+)", expand=False).notna()
+    intl = p.str.extract(r"^(\+\s*86|0086)", expand=False).notna()
+    foreign = ~intl & truthy(p.str.match(r"\+|00[1-9]"))            # +1 415 …: not a CN number
     d = p.str.replace(r"\D", "", regex=True)
     d = d.where(~intl, d.str.replace(r"^(?:0086|86)", "", regex=True))
     plain86 = ~intl & truthy(d.str.fullmatch(rf"86(?:{_MOBILE}|{_LANDLINE})"))
@@ -61,7 +63,7 @@ def _one(p: pd.Series, area: pd.Series) -> pd.DataFrame:
         return truthy(d.str.fullmatch(pat))
 
     placeholder = ~blank & (word_null | is_(_PLACEHOLDER))
-    live = ~blank & ~placeholder & ~sci
+    live = ~blank & ~placeholder & ~sci & ~foreign
     mobile = live & is_(_MOBILE)
     landline = live & is_(_LANDLINE) & ~is_(_NINGXIA_8)
     service = live & (is_(_SERVICE_E164) | is_(_SERVICE_SHORT))
@@ -88,7 +90,8 @@ def normalise_phone(s, area_code: str | pd.Series | None = None) -> pd.DataFrame
     phone: E.164 (`+8613912345678`, `+869522012345`), a short service number as digits (`95588`),
     or None. phone_kind: `mobile` | `landline` | `service` | None. phone_flags: `phone_invalid` or
     `phone_placeholder` (then phone is None), else ''. With several numbers in one field the first
-    usable one is kept. `area_code` ('0952', or a Series per row) completes bare 7-8 digit landlines.
+    usable one is kept. `area_code` ('0952', or a Series aligned with `s`) completes bare 7-8 digit
+    landlines; without it they are flagged `phone_invalid`.
     """
     t = as_text(s).str.normalize("NFKC").str.strip()
     idx = t.index
@@ -114,11 +117,12 @@ def _slow(t: pd.Series, area: pd.Series) -> pd.DataFrame:
     pos = pd.RangeIndex(len(t))
     parts = pd.Series(t.to_numpy(dtype=object), index=pos).str.split(_SPLIT, n=MAX_NUMBERS - 1,
                                                                       regex=True).explode()
-    parts = parts.astype(object).str.strip()
-    res = _one(parts, pd.Series(area.to_numpy(dtype=object), index=pos).reindex(parts.index))
+    row = parts.index.to_numpy()
+    parts = parts.astype(object).str.strip().reset_index(drop=True)      # one row per number
+    res = _one(parts, pd.Series(area.to_numpy(dtype=object)[row], dtype=object))
     # per field: the first part with a phone, else the first part with a flag, else nothing
     rank = np.where(res["phone"].notna(), 0, np.where(res["phone_flags"] != "", 1, 2))
-    res = res.assign(_rank=rank).reset_index(names="_row").reset_index(names="_part")
+    res = res.assign(_rank=rank, _row=row).reset_index(names="_part")
     best = res.sort_values(["_row", "_rank", "_part"], kind="stable").drop_duplicates("_row")
     out = best.set_index("_row").reindex(pos)[PHONE_COLUMNS]
     out.index = t.index

@@ -248,3 +248,10 @@ def test_vectorised_matches_reference_100k():
     assert len(keys) == 100_000
     for i in rng.choice(100_000, 3_000, replace=False):
         assert keys[i] == want[pick[i]], values.iloc[i]
+
+
+def test_community_followed_by_road_starting_with_min():
+    """Regression: 宏图社区民族南路 — the 社区 must be split off although the road begins with 民."""
+    out = parse_address(pd.Series(["宁夏回族自治区银川市金凤区北京中路街道宏图社区民族南路43号", "民族南路四十三号"]))
+    assert out.loc[0, "community"] == "宏图社区" and out.loc[0, "road"] == "民族南路"
+    assert out.loc[0, "address_key"] == out.loc[1, "address_key"] == "民族南路|43"

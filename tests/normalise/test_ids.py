@@ -231,3 +231,10 @@ def test_vectorised_matches_scalar_reference_100k():
     rows = out.to_numpy()
     for i in rng.choice(len(values), 2_000, replace=False):
         assert tuple(rows[i]) == _ref(values.iloc[i]), values.iloc[i]
+
+
+def test_helpers_when_nothing_has_id_shape():
+    s = pd.Series([None, "x", None])
+    assert id_sex(s).tolist() == [None, None, None]
+    assert id_birth_date(s).tolist() == [None, None, None]
+    assert normalise_id(pd.Series([None, None]))["id_flags"].tolist() == ["id_missing"] * 2

@@ -95,7 +95,8 @@ def test_flag_phone_placeholder(raw):
 
 
 @pytest.mark.parametrize("raw", cases(["1391234567", "139123456789", "12012345678", "1.39123E+10",
-                                 "2012345", "abc", "0951-50123456", "010-6234567", "ab12"]))
+                                 "2012345", "abc", "0951-50123456", "010-6234567", "ab12",
+                                 "+1 415 555 2671"]))
 def test_flag_phone_invalid(raw):
     assert one(raw) == (None, None, "phone_invalid")
 
@@ -167,3 +168,11 @@ def test_vectorised_matches_scalar_reference_100k():
     rows = out.to_numpy()
     for i in rng.choice(100_000, 2_000, replace=False):
         assert tuple(rows[i]) == want[pick[i]], values.iloc[i]
+
+
+def test_duplicate_index_labels_and_all_missing():
+    s = pd.Series(["13912345678", "0952-2012345/13812345678", None], index=[5, 5, "a"])
+    out = normalise_phone(s)
+    assert out.index.equals(s.index)
+    assert out["phone"].tolist() == ["+8613912345678", "+869522012345", None]
+    assert normalise_phone(pd.Series([None, None])).to_numpy().tolist() == [[None, None, ""]] * 2
