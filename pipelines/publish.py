@@ -1,5 +1,6 @@
 """The publish asset: the new warehouse state replaces the old one atomically (warehouse/publish.py)."""
 
+import datetime as dt
 import json
 
 import dagster as dg
@@ -54,7 +55,9 @@ def warehouse(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, *
     quarantines = {(s, e): frames[C.quarantined(s, e)] for s, e in C.SOURCE_ENTITIES}
     counts = run_counts(frames["golden_person"], frames["person_links"], frames["person_review"],
                         frames["person_conflicts"], frames["house_links"], frames["house_conflicts"], quarantines)
+    started = context.instance.get_run_stats(run_id).start_time  # scheduled runs do not pass through the CLI
     state.record_run(run_id, status="publishing", stage="publish", counts=counts,
+                     started_at=dt.datetime.fromtimestamp(started).isoformat(timespec="seconds") if started else None,
                      gates=gate_results(context.instance, run_id))
     stamp = {"run_id": run_id}
     tables = {

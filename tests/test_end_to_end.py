@@ -166,3 +166,13 @@ def test_missing_column_is_a_one_line_error(tmp_path, demo, capsys):
     out = capsys.readouterr().out
     assert "police.person: column '手机号码' (mapped to phone) not found in the source" in out
     assert not (tmp_path / "wh.duckdb").exists()
+
+
+def test_export_writes_masked_views(demo, tmp_path):
+    root, paths, con = demo
+    out = tmp_path / "export"
+    assert main(["export", "--config", str(root / "gridbridge.yaml"), "--format", "parquet", "--out", str(out)]) == 0
+    person = pd.read_parquet(out / "v_person.parquet")
+    assert len(person) == con.execute("SELECT count(*) FROM person").fetchone()[0]
+    ids = person["id_number"].dropna()
+    assert len(ids) and ids.str.contains(r"\*{8}").all()
