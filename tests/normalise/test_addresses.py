@@ -1,7 +1,6 @@
 """schemas.normalise.addresses: components, house keys, numerals, prefixes, vectorised == scalar."""
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import pandas as pd
@@ -9,27 +8,11 @@ import pytest
 
 from schemas.normalise.addresses import ADDRESS_COLUMNS, parse_address
 from schemas.normalise.numerals import cn_to_int
+from tests.normalise.batched import Batched
 
 
-INPUTS: list = []
-
-
-def cases(values):
-    """Register parametrised inputs so that `one` normalises them all in one vectorised call."""
-    INPUTS.extend(v[0] if isinstance(v, tuple) else v for v in values)
-    return values
-
-
-@functools.cache
-def _batch() -> dict:
-    vals = list(dict.fromkeys(v for v in INPUTS if isinstance(v, str)))
-    return dict(zip(vals, parse_address(pd.Series(vals, dtype=object)).to_dict("records")))
-
-
-def one(value) -> dict:
-    if isinstance(value, str) and value in _batch():
-        return _batch()[value]
-    return parse_address(pd.Series([value], dtype=object)).iloc[0].to_dict()
+_B = Batched(parse_address)
+cases, one = _B.cases, _B.one
 
 
 # --- the required table: police full form == grid short forms ------------------------------------

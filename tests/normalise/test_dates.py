@@ -1,7 +1,6 @@
 """schemas.normalise.dates: spellings, placeholders, errors/flags, timestamps, vectorised == scalar."""
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -10,29 +9,13 @@ import pytest
 
 from schemas.canonical import FLAGS, QUARANTINE_REASONS
 from schemas.normalise.dates import parse_date, parse_timestamp
+from tests.normalise.batched import Batched
 
 TODAY = date(2026, 11, 1)
 
 
-INPUTS: list = []
-
-
-def cases(values):
-    """Register parametrised inputs so that `one` normalises them all in one vectorised call."""
-    INPUTS.extend(v[0] if isinstance(v, tuple) else v for v in values)
-    return values
-
-
-@functools.cache
-def _batch() -> dict:
-    vals = list(dict.fromkeys(v for v in INPUTS if isinstance(v, str)))
-    return dict(zip(vals, parse_date(pd.Series(vals, dtype=object), today=TODAY).to_dict("records")))
-
-
-def one(value) -> dict:
-    if isinstance(value, str) and value in _batch():
-        return _batch()[value]
-    return parse_date(pd.Series([value], dtype=object), today=TODAY).iloc[0].to_dict()
+_B = Batched(lambda s: parse_date(s, today=TODAY))
+cases, one = _B.cases, _B.one
 
 
 @pytest.mark.parametrize("raw", cases([

@@ -1,7 +1,6 @@
 """schemas.normalise.ids: worked examples of id-card.md, every flag and error, vectorised == scalar."""
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from datetime import date
@@ -14,29 +13,13 @@ from schemas.canonical import FLAGS, QUARANTINE_REASONS
 from schemas.normalise.ids import (
     check_char, id_birth_date, id_sex, is_valid_checksum, normalise_id, upgrade_15_to_18,
 )
+from tests.normalise.batched import Batched
 
 TODAY = date(2026, 11, 1)
 
 
-INPUTS: list = []
-
-
-def cases(values):
-    """Register parametrised inputs so that `one` normalises them all in one vectorised call."""
-    INPUTS.extend(v[0] if isinstance(v, tuple) else v for v in values)
-    return values
-
-
-@functools.cache
-def _batch() -> dict:
-    vals = list(dict.fromkeys(v for v in INPUTS if isinstance(v, str)))
-    return dict(zip(vals, normalise_id(pd.Series(vals, dtype=object), today=TODAY).to_dict("records")))
-
-
-def one(value) -> dict:
-    if isinstance(value, str) and value in _batch():
-        return _batch()[value]
-    return normalise_id(pd.Series([value], dtype=object), today=TODAY).iloc[0].to_dict()
+_B = Batched(lambda s: normalise_id(s, today=TODAY))
+cases, one = _B.cases, _B.one
 
 
 # --- worked examples (id-card.md §3) ------------------------------------------------------------

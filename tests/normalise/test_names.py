@@ -12,27 +12,11 @@ import pytest
 
 from schemas.canonical import FLAGS, QUARANTINE_REASONS
 from schemas.normalise.names import normalise_name, shape_key
+from tests.normalise.batched import Batched
 
 
-INPUTS: list = []
-
-
-def cases(values):
-    """Register parametrised inputs so that `one` normalises them all in one vectorised call."""
-    INPUTS.extend(v[0] if isinstance(v, tuple) else v for v in values)
-    return values
-
-
-@functools.cache
-def _batch() -> dict:
-    vals = list(dict.fromkeys(v for v in INPUTS if isinstance(v, str)))
-    return dict(zip(vals, normalise_name(pd.Series(vals, dtype=object)).to_dict("records")))
-
-
-def one(value) -> dict:
-    if isinstance(value, str) and value in _batch():
-        return _batch()[value]
-    return normalise_name(pd.Series([value], dtype=object)).iloc[0].to_dict()
+_B = Batched(normalise_name)
+cases, one = _B.cases, _B.one
 
 
 @pytest.mark.parametrize("raw, name, key, pinyin", cases([
