@@ -1,0 +1,43 @@
+import pandas as pd
+
+from matching.reconcile import conflict_id, reconcile
+
+RULES = {"phone": "most_recent", "name": "police", "birth_date": "steward"}
+
+
+def _rec(source, key, **kw):
+    base = {"source": source, "source_key": key, "name": "王静", "phone": "+8613912345678", "birth_date": "1990-01-01",
+            "updated_at": "2026-01-01 00:00:00", "raw": "{}"}
+    return {**base, **kw}
+
+
+def _run(police, grid, decisions=None):
+    xref = pd.DataFrame({"source": ["police", "grid"], "source_key": ["P1", "G1"], "person_id": ["X1", "X1"]})
+    return reconcile("person", pd.DataFrame(police), pd.DataFrame(grid), xref, fields=("name", "phone", "birth_date"),
+                     rule_for=lambda f: RULES[f], id_col="person_id", raw_columns={}, decisions=decisions)
+
+
+def test_formatting_only_is_shared_and_true_difference_is_a_conflict():
+    golden, conf, info = _run([_rec("police", "P1", name="王静")],
+                              [_rec("grid", "G1", name="王　靜", phone="+8613800001111", updated_at="2026-06-01 00:00:00")])
+    assert golden.loc[0, "name_source"] == "both"           # 繁/简 + padding: formatting only
+    assert list(conf["field"]) == ["phone"]
+    assert conf.loc[0, "chosen_value"] == "+8613800001111" and conf.loc[0, "rule"] == "most_recent"
+    assert golden.loc[0, "phone"] == "+8613800001111" and golden.loc[0, "phone_source"] == "grid"
+
+
+def test_steward_rule_leaves_conflict_open_until_decided_then_survives_and_reopens_on_change():
+    police, grid = [_rec("police", "P1")], [_rec("grid", "G1", birth_date="1990-01-10")]
+    golden, conf, _ = _run(police, grid)
+    assert conf.loc[0, "status"] == "open" and conf.loc[0, "chosen_value"] is None
+    cid = conflict_id(pd.Series(["X1"]), "birth_date")[0]
+    decisions = pd.DataFrame([{"decision_id": 1, "kind": "conflict", "target": cid, "value": "1990-01-10",
+                               "police_value": "1990-01-01", "grid_value": "1990-01-10", "decided_by": "steward1",
+                               "decided_at": "2026-11-23T10:00:00", "reason": "户口本核实"}])
+    golden, conf, _ = _run(police, grid, decisions)
+    assert conf.loc[0, "status"] == "resolved" and conf.loc[0, "resolved_by"] == "steward1"
+    assert golden.loc[0, "birth_date"] == "1990-01-10" and golden.loc[0, "birth_date_source"] == "steward"
+    # the grid value changes after the decision: the conflict reopens and still names the old decision
+    golden, conf, _ = _run(police, [_rec("grid", "G1", birth_date="1990-10-01")], decisions)
+    assert conf.loc[0, "status"] == "open" and conf.loc[0, "decision_id"] == 1
+    assert golden.loc[0, "birth_date_source"] != "steward"
