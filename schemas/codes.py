@@ -96,8 +96,13 @@ def _key(s: pd.Series) -> pd.Series:
     return t.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
 
 
-def _scalar_key(v) -> str:
-    return _key(pd.Series([v], dtype=object)).iloc[0]
+@cache
+def _word_table(kind: str) -> dict[str, object]:
+    """Look-up form -> canonical value for one of the vocabularies below (built once)."""
+    words = {"person_type": PERSON_TYPE_WORDS, "status": STATUS_WORDS, "bool": BOOL_WORDS}[kind]
+    keys = _key(pd.Series([w for ws in words.values() for w in ws], dtype=object)).tolist()
+    canon = [c for c, ws in words.items() for _ in ws]
+    return dict(zip(keys, canon))
 
 
 @cache
@@ -125,7 +130,7 @@ def _apply_values(key: pd.Series, values: dict | None) -> pd.Series:
     """Apply the source's `values:` map (raw -> canonical) before the standard look-up."""
     if not values:
         return key
-    vmap = {_scalar_key(k): v for k, v in values.items()}
+    vmap = dict(zip(_key(pd.Series(list(values), dtype=object)).tolist(), values.values()))
     mapped = key.map(vmap)
     hit = mapped.notna()
     if not hit.any():
@@ -170,8 +175,8 @@ def _code_unique(u: pd.Series, table: str, values: dict | None) -> pd.DataFrame:
     return _result(key.map(lookup(table)), _blank(key))
 
 
-def _vocab(s, values: dict | None, words: dict, empty=None) -> pd.DataFrame:
-    table = {_scalar_key(w): canon for canon, ws in words.items() for w in ws}
+def _vocab(s, values: dict | None, kind: str, empty=None) -> pd.DataFrame:
+    table = _word_table(kind)
 
     def func(u: pd.Series) -> pd.DataFrame:
         key = _apply_values(_key(u), values)
@@ -185,18 +190,18 @@ def _vocab(s, values: dict | None, words: dict, empty=None) -> pd.DataFrame:
 
 def normalise_person_type(s, values: dict | None = None) -> pd.DataFrame:
     """人员类型 -> DataFrame[code, flags], code `registered` | `floating` | `foreign` | None."""
-    return _vocab(s, values, PERSON_TYPE_WORDS)
+    return _vocab(s, values, "person_type")
 
 
 def normalise_status(s, values: dict | None = None) -> pd.DataFrame:
     """Record status -> DataFrame[code, flags], code `active` | `deceased` | `moved_out` |
     `deregistered`; an empty status means active."""
-    return _vocab(s, values, STATUS_WORDS, empty="active")
+    return _vocab(s, values, "status", empty="active")
 
 
 def normalise_bool(s, values: dict | None = None) -> pd.DataFrame:
     """是/否, 1/0, Y/N, true/false … -> DataFrame[code, flags], code True | False | None."""
-    table = {_scalar_key(w): canon for canon, ws in BOOL_WORDS.items() for w in ws}
+    table = _word_table("bool")
 
     def func(u: pd.Series) -> pd.DataFrame:
         key = _apply_values(_key(u), values)

@@ -3,18 +3,25 @@
 `standardise(raw, source, entity, ent)` → (stg, quarantine). Pure: a DataFrame of text columns in, two
 DataFrames out; `len(raw) == len(stg) + len(quarantine)` always holds (nothing is dropped silently).
 Normalisers come from `schemas.normalise`; which field uses which is the table `_HANDLERS` below.
+Each raw column is converted to Arrow once: the NFKC/strip clean-up recognises already-clean text with
+one RE2 pass, and the raw row's JSON (`raw`, exactly as pandas `to_json` writes it) is joined
+column-wise with Arrow string kernels.
 """
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from functools import reduce
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.canonical import DERIVED, FIELDS
 from schemas.codes import normalise_bool, normalise_code, normalise_person_type, normalise_status
 from schemas.config import ConfigError, EntityConfig
+from schemas.normalise._text import SETTLED, map_settled, text_array, true_mask
 from schemas.normalise.addresses import parse_address
 from schemas.normalise.dates import parse_date, parse_timestamp
 from schemas.normalise.ids import id_birth_date, id_sex, normalise_id
@@ -30,16 +37,35 @@ class MappingError(ConfigError):
 
 
 def clean_text(s: pd.Series) -> pd.Series:
-    out = s.astype("object").where(s.notna(), None)
-    out = out.str.normalize("NFKC").str.strip()
-    return out.where(out.str.len() > 0, None)
+    """NFKC + strip; empty, missing and non-text cells -> None."""
+    return _clean(s, _arrow_text(s))
+
+
+def _arrow_text(s: pd.Series) -> pa.Array | None:
+    """`s` as an Arrow string array when it holds only text (and missing values), else None."""
+    return text_array(s) if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty") else None
+
+
+def _clean(s: pd.Series, text: pa.Array | None) -> pd.Series:
+    """`clean_text(s)`, given `_arrow_text(s)`."""
+    arr = s.to_numpy(dtype=object, copy=True)
+    if text is None:                                       # mixed cells: non-str ones become missing
+        out = s.astype("object").where(s.notna(), None).str.normalize("NFKC").str.strip()
+        return out.where(out.str.len() > 0, None)
+    gone = true_mask(pc.or_kleene(text.is_null(), pc.equal(pc.utf8_length(text), 0)))
+    settled = true_mask(pc.match_substring_regex(text, f"^(?:{SETTLED})$"))
+    arr = map_settled(pd.Series(arr, index=s.index, dtype=object), settled | gone,
+                      lambda v: unicodedata.normalize("NFKC", v).strip() or None).to_numpy(dtype=object)
+    arr[gone] = None
+    return pd.Series(arr, index=s.index, dtype=object, name=s.name)
 
 
 class _Acc:
     """Accumulates output columns, quarantine reasons (in priority order) and flags."""
 
-    def __init__(self, index: pd.Index):
+    def __init__(self, index: pd.Index, gazetteer=None):
         self.index = index
+        self.gazetteer = gazetteer  # schemas.normalise.Gazetteer for the address keys, or None
         self.cols: dict[str, pd.Series] = {}
         self.reasons: list[pd.Series] = []
         self.flags: list[pd.Series] = []
@@ -58,8 +84,13 @@ class _Acc:
     def joined_flags(self) -> pd.Series:
         if not self.flags:
             return pd.Series("", index=self.index)
-        s = reduce(lambda a, b: a + ";" + b, self.flags)
-        return s.str.replace(r";{2,}", ";", regex=True).str.strip(";")
+        arrays = [text_array(f) for f in self.flags]
+        if len(self.index) == 0 or any(a is None for a in arrays):
+            s = reduce(lambda a, b: a + ";" + b, self.flags)
+            return s.str.replace(r";{2,}", ";", regex=True).str.strip(";")
+        s = pc.binary_join_element_wise(*arrays, ";")
+        s = pc.utf8_trim(pc.replace_substring_regex(s, ";{2,}", ";"), characters=";")
+        return pd.Series(s.to_numpy(zero_copy_only=False), index=self.index, dtype=object)
 
     def first_reason(self) -> pd.Series:
         out = pd.Series(None, index=self.index, dtype="object")
@@ -121,7 +152,7 @@ def _address(acc, s, field, ent):
     text = clean_text(s)
     acc.cols[field] = text
     if field in ("current_address", "address"):
-        parsed = parse_address(text)
+        parsed = parse_address(text, gazetteer=acc.gazetteer)
         acc.cols["address_key"] = parsed["address_key"]
         if field == "address":
             for part in ("street", "community", "compound", "building", "unit", "room"):
@@ -179,16 +210,88 @@ def _apply_values(s: pd.Series, mapping: dict | None) -> pd.Series:
     return mapped.where(mapped.notna(), s)
 
 
-def standardise(raw: pd.DataFrame, source: str, entity: str, ent: EntityConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+# JSON string escapes exactly as pandas' `to_json` (ujson, force_ascii=False) writes them.
+_JSON_ESCAPES = [("\\", "\\\\"), ('"', '\\"'), ("/", "\\/")]
+_JSON_CONTROL = [(chr(c), {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}.get(c, f"\\u{c:04x}"))
+                 for c in range(0x20)]
+
+
+def _json_escaped(arr: pa.Array) -> pa.Array:
+    """Each str with the JSON string escapes applied (no quotes). Only the characters present are
+    replaced (found by counting the bytes of the UTF-8 data: ASCII never occurs inside a multi-byte
+    character)."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    if data is not None and len(offsets) > 1:
+        data = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+        present = np.bincount(data[(data < 0x30) | (data == 0x5C)], minlength=256)
+        for ch, esc in _JSON_ESCAPES + _JSON_CONTROL:
+            if present[ord(ch)]:
+                arr = pc.replace_substring(arr, ch, esc)
+    return arr
+
+
+def _text_columns(raw: pd.DataFrame) -> dict[str, pa.Array | None]:
+    """`_arrow_text` of every column (empty when the column names are not unique strings)."""
+    cols = list(raw.columns)
+    if not (all(isinstance(c, str) for c in cols) and len(set(cols)) == len(cols)):
+        return {}
+    return {c: _arrow_text(raw[c]) for c in cols}
+
+
+def raw_json_lines(raw: pd.DataFrame, texts: dict[str, pa.Array | None] | None = None) -> np.ndarray:
+    """Each row of `raw` as a JSON object (column order kept), identical to the lines of
+    `raw.to_json(orient="records", lines=True, force_ascii=False)`; built column-wise with Arrow when
+    every column holds text. `texts`: `_text_columns(raw)` if already at hand."""
+    if not len(raw):
+        return np.array([], dtype=object)
+    cols = list(raw.columns)
+    texts = _text_columns(raw) if texts is None else texts
+    arrays = [texts.get(c) for c in cols] if texts else []
+    if not arrays or any(a is None for a in arrays):
+        text = raw.to_json(orient="records", lines=True, force_ascii=False)
+        return np.array(text.split("\n")[:len(raw)], dtype=object)   # values never hold a raw "\n"
+    keys = _json_escaped(text_array(cols)).to_pylist()
+    pieces: list = []
+    for i, (key, arr) in enumerate(zip(keys, arrays)):
+        head = ("{" if i == 0 else ",") + '"' + key + '":'
+        if arr.null_count:
+            pieces += [head, pc.binary_join_element_wise('"', _json_escaped(arr), '"', "").fill_null("null")]
+        else:                                         # no nulls: the quotes go into the fixed pieces
+            pieces += [head + '"', _json_escaped(arr), '"']
+    pieces.append("}")
+    merged: list = []
+    for p in pieces:                                  # adjacent fixed pieces as one
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        else:
+            merged.append(p)
+    return pc.binary_join_element_wise(*merged, "").to_numpy(zero_copy_only=False)
+
+
+def duplicate_keys(keys: pd.Series) -> pd.Series:
+    """True for every occurrence of a source key after its first (the whole extract, in source order)."""
+    key = clean_text(keys)
+    return key.notna() & key.duplicated(keep="first")
+
+
+def standardise(raw: pd.DataFrame, source: str, entity: str, ent: EntityConfig,
+                duplicate: pd.Series | np.ndarray | None = None, gazetteer=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`duplicate`: the rows' share of `duplicate_keys` over the whole extract when `raw` is one batch of it
+    (computed here when `raw` is the whole extract). `gazetteer`: place names learned from the police
+    addresses (schemas.normalise.learn_gazetteer), so loosely written addresses get the standard house key."""
     check_columns(raw.columns, source, entity, ent)
-    raw = raw.reset_index(drop=True)
-    acc = _Acc(raw.index)
+    if not raw.index.equals(pd.RangeIndex(len(raw))):
+        raw = raw.reset_index(drop=True)
+    acc = _Acc(raw.index, gazetteer)
     columns = dict(ent.columns)
     if ent.updated_at and "updated_at" not in columns:
         columns["updated_at"] = ent.updated_at
-    key = clean_text(raw[ent.key])
+    texts = _text_columns(raw)                 # each raw column converted to Arrow once
+    key = _clean(raw[ent.key], texts.get(ent.key)) if texts else clean_text(raw[ent.key])
 
-    mapped = pd.DataFrame({f: clean_text(raw[c]) for f, c in columns.items()}, index=raw.index)
+    mapped = pd.DataFrame({f: _clean(raw[c], texts.get(c)) if texts else clean_text(raw[c])
+                           for f, c in columns.items()}, index=raw.index)
     empty = mapped.drop(columns=[f for f in ("updated_at",) if f in mapped]).isna().all(axis=1)
     acc.reason(pd.Series(np.where(empty, "empty_row", None), index=raw.index))
     acc.reason(pd.Series(np.where(key.isna(), "key_missing", None), index=raw.index))
@@ -211,21 +314,22 @@ def standardise(raw: pd.DataFrame, source: str, entity: str, ent: EntityConfig) 
         acc.cols["status"] = pd.Series("active", index=raw.index)
 
     reason = acc.first_reason()
-    dup = key.notna() & key.duplicated(keep="first") & reason.isna()
+    dup = (key.notna() & key.duplicated(keep="first") if duplicate is None       # = duplicate_keys(raw[ent.key])
+           else pd.Series(np.asarray(duplicate, dtype=bool), index=raw.index)) & reason.isna()
     reason = reason.where(~dup, "key_duplicate")
 
-    raw_json = pd.Series(raw.to_json(orient="records", lines=True, force_ascii=False).splitlines()
-                         if len(raw) else [], index=raw.index, dtype="object")
-    out = pd.DataFrame({"source": source, "source_key": key}, index=raw.index)
-    for field in FIELDS[entity][1:] + DERIVED[entity]:
-        out[field] = acc.cols.get(field, pd.Series(None, index=raw.index, dtype="object"))
-    out["flags"] = acc.joined_flags()
-    out["raw"] = raw_json
-
-    bad = reason.notna()
+    raw_json = raw_json_lines(raw, texts)
+    acc.cols.update(source_key=key, flags=acc.joined_flags(), raw=pd.Series(raw_json, dtype="object"))
+    bad = reason.notna().to_numpy()
+    good = ~bad
+    missing = np.full(int(good.sum()), None, dtype=object)
+    out = pd.DataFrame({"source": pd.Series(source, index=pd.RangeIndex(int(good.sum())), dtype=object)})
+    for field in FIELDS[entity] + DERIVED[entity]:
+        col = acc.cols.get(field)
+        out[field] = missing if col is None else col.to_numpy()[good]
     quarantine = pd.DataFrame({
-        "source": source, "entity": entity, "source_key": raw.loc[bad, ent.key],
-        "reason": reason[bad],
+        "source": source, "entity": entity, "source_key": raw[ent.key].to_numpy()[bad],
+        "reason": reason.to_numpy()[bad],
         "raw": raw_json[bad],
     })
-    return out[~bad].reset_index(drop=True), quarantine.reset_index(drop=True)
+    return out, quarantine

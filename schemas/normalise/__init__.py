@@ -4,14 +4,15 @@ Every function takes a pandas Series of str/None and returns new objects aligned
 inputs are never modified and missing input gives missing output. Heavy resources (OpenCC, pypinyin,
 code and division tables) load lazily on first use.
 """
-from .addresses import parse_address
+from .addresses import canonical_address, parse_address
 from .dates import parse_date, parse_timestamp
+from .gazetteer import Gazetteer, learn_gazetteer
 from .ids import id_birth_date, id_sex, is_valid_checksum, normalise_id
 from .names import normalise_name, shape_key
 from .phones import mask_id, mask_phone, normalise_phone
 
 __all__ = [
-    "id_birth_date", "id_sex", "is_valid_checksum", "mask_id", "mask_phone", "normalise_id",
+    "Gazetteer", "canonical_address", "learn_gazetteer", "id_birth_date", "id_sex", "is_valid_checksum", "mask_id", "mask_phone", "normalise_id",
     "normalise_name", "normalise_phone", "parse_address", "parse_date", "parse_timestamp",
     "shape_key",
 ]

@@ -1,6 +1,8 @@
 """公民身份号码 (GB 11643-1999): MOD 11-2 check digit, 15 → 18 upgrade (shared/domain/id-card.md).
 
-`normalise_id` is vectorised: cleaning with pandas `.str`, the check digit on an (n, 17) digit array.
+`normalise_id` is vectorised over the distinct values: already-canonical 18-character numbers are
+recognised by one Arrow (RE2) pass and checked on an (n, 18) digit array; only the others are cleaned
+with pandas `.str`. Digits are ASCII 0-9 everywhere (after NFKC, so full-width digits count).
 """
 from __future__ import annotations
 
@@ -8,15 +10,18 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from ._text import WS, as_text, by_unique, first_code, join_flags, none_if_na, truthy
+from ._text import (
+    WS, as_text, by_unique, first_code, full_match, join_flags, none_if_na, str_len, text_array, truthy,
+)
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 
 _W = np.array(WEIGHTS, dtype=np.int64)
 _CHECK = np.array(list(CHECK), dtype=object)
-_ID18 = r"\d{17}[\dX]"
+_ID18 = "[0-9]{17}[0-9X]"
 _PLACEHOLDERS = frozenset({"", "无", "NULL", "NONE", "NAN", "NA", "#NA", "不详", "空",
                            "123456789012345678", "12345678901234567X", "123456789012345"})
 ID_COLUMNS = ["id_number", "id_alias", "id_error", "id_flags"]
@@ -41,6 +46,18 @@ def _digit_matrix(values: np.ndarray, width: int) -> np.ndarray:
     return arr.view(np.uint32).reshape(-1, width).astype(np.int64) - 48
 
 
+def _ymd(d: np.ndarray) -> np.ndarray:
+    """Digits 7-14 of an (n, 18) digit matrix as 'YYYYMMDD' text (object array)."""
+    chars = np.ascontiguousarray(d[:, 6:14] + 48).astype(np.uint32)
+    return chars.view("<U8").reshape(-1).astype(object)
+
+
+def _checksum_ok(d: np.ndarray) -> np.ndarray:
+    """MOD 11-2 check per row of an (n, 18) digit matrix ('X' = 10 in the last place)."""
+    last = np.where(d[:, 17] == ord("X") - 48, 10, d[:, 17])
+    return np.array([1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2])[(d[:, :17] @ _W) % 11] == last
+
+
 def check_chars(body17: pd.Series) -> pd.Series:
     """Check character per 17-digit body (bodies must all be 17 ASCII digits)."""
     if len(body17) == 0:
@@ -52,15 +69,11 @@ def check_chars(body17: pd.Series) -> pd.Series:
 def is_valid_checksum(id18) -> pd.Series:
     """True where the value is an 18-character number whose MOD 11-2 check digit is right."""
     s = as_text(id18)
-    shaped = truthy(s.str.fullmatch(_ID18))
-    out = pd.Series(False, index=s.index)
+    shaped = full_match(s, _ID18)
+    out = np.zeros(len(s), dtype=bool)
     if shaped.any():
-        ids = s[shaped]
-        d = _digit_matrix(ids.to_numpy(dtype=object), 18)
-        last = np.where(d[:, 17] == ord("X") - 48, 10, d[:, 17])
-        expected = np.array([1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2])[(d[:, :17] @ _W) % 11]
-        out[shaped] = expected == last
-    return out
+        out[shaped] = _checksum_ok(_digit_matrix(s.to_numpy(dtype=object)[shaped], 18))
+    return pd.Series(out, index=s.index)
 
 
 def upgrade_15(n15: pd.Series) -> pd.Series:
@@ -69,24 +82,44 @@ def upgrade_15(n15: pd.Series) -> pd.Series:
     return body + check_chars(body)
 
 
+def _by_length(s: pd.Series, at18: tuple[int, int], at15: tuple[int, int], prefix15: str = "") -> np.ndarray:
+    """Characters [a, b) of 18-character values and `prefix15` + [c, d) of 15-character ones, else None."""
+    arr = s.to_numpy(dtype=object)
+    n = str_len(arr)
+    out = np.full(len(arr), None, dtype=object)
+    for width, (a, b), prefix in ((18, at18, ""), (15, at15, prefix15)):
+        rows = n == width
+        if rows.any():
+            part = text_array(arr[rows])
+            if part is None:
+                out[rows] = [prefix + v[a:b] for v in arr[rows]]
+            else:
+                part = pc.utf8_slice_codeunits(part, a, b)
+                if prefix:
+                    part = pc.binary_join_element_wise(prefix, part, "")
+                out[rows] = part.to_numpy(zero_copy_only=False)
+    return out
+
+
 def id_birth_date(id18) -> pd.Series:
     """'YYYY-MM-DD' from digits 7-14 (or 7-12 of a 15-digit number, century 19); None if impossible."""
     s = as_text(id18)
-    n = s.str.len()
-    ymd = s.str[6:14].where(n == 18, ("19" + s.str[6:12]).where(n == 15)).astype(object)
-    d = pd.to_datetime(ymd.where(truthy(ymd.str.fullmatch(r"\d{8}"))),
-                       format="%Y%m%d", errors="coerce")
+    ymd = _by_length(s, (6, 14), (6, 12), "19")
+    ymd[~full_match(ymd, "[0-9]{8}")] = None
+    d = pd.to_datetime(pd.Series(ymd, index=s.index, dtype=object), format="%Y%m%d", errors="coerce")
     return none_if_na(d.dt.strftime("%Y-%m-%d"))
 
 
 def id_sex(id18) -> pd.Series:
     """GB/T 2261.1 sex code from the sequence parity: '1' odd (male), '2' even (female), else None."""
     s = as_text(id18)
-    n = s.str.len()
-    ch = s.str[16].where(n == 18, s.str[14].where(n == 15)).astype(object)
-    digit = ch.where(truthy(ch.str.fullmatch(r"\d")))
-    parity = pd.to_numeric(digit, errors="coerce") % 2
-    return none_if_na(parity.map({1.0: "1", 0.0: "2"}))
+    ch = _by_length(s, (16, 17), (14, 15))
+    digit = full_match(ch, "[0-9]")
+    out = np.full(len(s), None, dtype=object)
+    if digit.any():
+        odd = np.array([int(c) % 2 for c in ch[digit]], dtype=bool)
+        out[digit] = np.where(odd, "1", "2")
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 # --- the normaliser ----------------------------------------------------------------------------------
@@ -95,7 +128,8 @@ def clean_id_text(s) -> pd.Series:
     """NFKC, no whitespace/zero-width chars, no leading Excel apostrophe, upper-case, `×` → X."""
     t = as_text(s).str.normalize("NFKC")
     t = t.str.replace(f"[{WS}]+", "", regex=True).str.replace(r"^['‘’`]+", "", regex=True)
-    return t.str.upper().str.replace("×", "X", regex=False)
+    # NFKC once more: deleting a space may leave a combining mark to compose (idempotent cleaning)
+    return t.str.upper().str.replace("×", "X", regex=False).str.normalize("NFKC")
 
 
 def normalise_id(s, today: date | None = None) -> pd.DataFrame:
@@ -108,58 +142,72 @@ def normalise_id(s, today: date | None = None) -> pd.DataFrame:
       `id_invalid_chars`, or None.
     - id_flags: ';'-joined FLAGS (`id_missing`, `id_masked`, `id_upgraded_15`, `id_checksum`,
       `id_birth_invalid`) or ''.
-    Evaluated once per distinct value.
+    Digits are ASCII 0-9 (after NFKC, so full-width digits count). Evaluated once per distinct value.
     """
     limit = pd.Timestamp(today or date.today())
     return by_unique(as_text(s), lambda u: _normalise_unique(u, limit), ID_COLUMNS).assign(
         id_flags=lambda f: f["id_flags"].fillna("id_missing"))
 
 
-def _match(t: pd.Series, where: pd.Series, pattern: str) -> pd.Series:
+def _match(t: pd.Series, where: np.ndarray, pattern: str) -> np.ndarray:
     """`t.str.fullmatch(pattern)` evaluated only where `where` (False elsewhere)."""
     out = np.zeros(len(t), dtype=bool)
-    w = where.to_numpy(dtype=bool)
-    if w.any():
-        out[w] = truthy(t[w].str.fullmatch(pattern)).to_numpy(dtype=bool)
-    return pd.Series(out, index=t.index)
+    if where.any():
+        out[where] = truthy(t[where].str.fullmatch(pattern)).to_numpy(dtype=bool)
+    return out
 
 
 def _normalise_unique(u: pd.Series, limit: pd.Timestamp) -> pd.DataFrame:
     idx = u.index
-    clean = truthy(u.str.fullmatch(_ID18))            # fast path: already 18 canonical characters
+    n_rows = len(u)
+    clean = full_match(u, _ID18)                    # fast path: already 18 canonical characters
     dirty = ~clean
     t = u.copy()
-    t[dirty] = clean_id_text(u[dirty])
-    sci = _match(t, dirty, r"\d(?:\.\d+)?E\+?\d+")
-    via_float = _match(t, dirty, r"\d{16,}\.0*")
     if dirty.any():
-        t[dirty] = (t[dirty].str.replace(r"^(\d{15})\.0+$", r"\1", regex=True)  # 15 digits survive
-                    .str.replace(r"[-./]", "", regex=True))                  # a float exactly
+        t[dirty] = clean_id_text(u[dirty])
+    sci = _match(t, dirty, r"[0-9](?:\.[0-9]+)?E\+?[0-9]+")
+    via_float = _match(t, dirty, r"[0-9]{16,}\.0*")
+    if dirty.any():
+        t[dirty] = (t[dirty].str.replace(r"^([0-9]{15})\.0+$", r"\1", regex=True)  # 15 digits survive
+                    .str.replace(r"[-./]", "", regex=True))                      # a float exactly
+    arr = t.to_numpy(dtype=object)
 
-    missing = t.isna() | t.isin(_PLACEHOLDERS) | truthy(t.str.fullmatch(r"(\d)\1*|\*+"))
+    # the canonical 18-character values: one digit matrix
+    d18 = _digit_matrix(arr[clean], 18) if clean.any() else np.zeros((0, 18), dtype=np.int64)
+    missing = pd.isna(arr) | t.isin(_PLACEHOLDERS).to_numpy()
+    missing[clean] |= (d18 == d18[:, :1]).all(axis=1)                       # 000000000000000000
+    missing |= _match(t, dirty, r"([0-9])\1*|\*+")
     masked = ~missing & _match(t, dirty, r".*\*.*")
     todo = ~missing & ~masked
-    n = t.str.len()
+    n = np.full(n_rows, 18.0)
+    n[dirty] = str_len(arr[dirty])
     len15, len18 = todo & (n == 15), todo & (n == 18)
-    shape15 = _match(t, len15, r"\d{15}")
+    shape15 = _match(t, len15 & dirty, r"[0-9]{15}")
     shape18 = len18 & (clean | _match(t, len18 & dirty, _ID18))
-    checksum_ok = is_valid_checksum(t.where(shape18))
+    d = np.zeros((n_rows, 18), dtype=np.int64)
+    d[clean] = d18
+    extra = shape18 & dirty
+    if extra.any():
+        d[extra] = _digit_matrix(arr[extra], 18)
+    checksum_ok = np.zeros(n_rows, dtype=bool)
+    checksum_ok[shape18] = _checksum_ok(d[shape18])
     # Excel keeps 15 significant digits: an 18-digit number ending in 000 that fails the check
-    excel_zeros = shape18 & truthy(t.str.endswith("000")) & ~checksum_ok
+    excel_zeros = shape18 & (d[:, 15:] == 0).all(axis=1) & ~checksum_ok
 
     error = first_code(idx, [
         (todo & (sci | via_float | excel_zeros), "id_excel_precision_loss"),
         (todo & ~(len15 | len18), "id_invalid_length"),
         (todo & ~(shape15 | shape18), "id_invalid_chars"),
     ])
-    ok = todo & error.isna()
+    ok = todo & error.isna().to_numpy()
     up = ok & shape15
-    number = t.where(ok | masked)
+    number = np.where(ok | masked, arr, None)
     if up.any():
-        number[up] = upgrade_15(t[up])
-    birth = id_birth_date(number.where(ok))
-    born = pd.to_datetime(birth, format="%Y-%m-%d", errors="coerce")
-    bad_birth = ok & (born.isna() | (born > limit))
+        number[up] = upgrade_15(t[up]).to_numpy(dtype=object)
+        d[up] = _digit_matrix(number[up], 18)
+    born = pd.to_datetime(pd.Series(_ymd(d[ok]), dtype=object), format="%Y%m%d", errors="coerce")
+    bad_birth = np.zeros(n_rows, dtype=bool)
+    bad_birth[ok] = (born.isna() | (born > limit)).to_numpy()
     flags = join_flags(idx, [
         (missing, "id_missing"),
         (masked, "id_masked"),
@@ -168,8 +216,8 @@ def _normalise_unique(u: pd.Series, limit: pd.Timestamp) -> pd.DataFrame:
         (bad_birth, "id_birth_invalid"),
     ])
     return pd.DataFrame({
-        "id_number": none_if_na(number),
-        "id_alias": none_if_na(t.where(up)),
+        "id_number": pd.Series(number, index=idx, dtype=object),
+        "id_alias": pd.Series(np.where(up, arr, None), index=idx, dtype=object),
         "id_error": error,
         "id_flags": flags,
     }, index=idx)

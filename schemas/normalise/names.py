@@ -1,16 +1,19 @@
 """Person names: cleaned display name, comparison keys, garbage detection (shared/domain/fields.md §4).
 
-Everything runs on the distinct names only (`by_unique`): the regex cleaning and the checks with
-pandas `.str` over the unique values, OpenCC and pypinyin per unique value (they have no batch API).
-OpenCC, pypinyin and the four-corner table are loaded lazily on first use.
+Everything runs on the distinct names only (`by_unique`). Names of plain CJK ideographs (nearly
+all) are recognised by one Arrow (RE2) pass and need no cleaning; the others are cleaned and checked
+with pandas `.str`. OpenCC and pypinyin run per distinct name (they have no batch API), cached
+across calls. OpenCC, pypinyin and the four-corner table are loaded lazily on first use.
 """
 from __future__ import annotations
 
-from functools import cache
+import re
+from functools import cache, lru_cache
 
+import numpy as np
 import pandas as pd
 
-from ._text import WS, as_text, by_unique, join_flags, truthy
+from ._text import WS, as_text, by_unique, full_match, join_flags, search, truthy
 
 NAME_COLUMNS = ["name", "name_key", "name_pinyin", "name_error", "name_flags"]
 
@@ -25,6 +28,10 @@ _GARBAGE_WORDS = (r"\?+|？+|#?n/?a|null|none|nan|无|空|不详|未知|测试.*
                   r"|x+|abc|asdf|qwe\w*|aaa+")
 _MOJIBAKE = r"锟斤拷|烫烫烫|屯屯屯|\ufffd{2,}"
 _LATIN_NAME = r"[^\W\d_](?:[^\W\d_]|[ .'\-])*"          # letters of any script, no digits
+_PLAIN_HAN = "[\u4e00-\u9fff]+"                          # NFKC-stable, no space, no dot
+_GARBAGE_HAN = "无|空|不详|未知|测试.*"                     # the Han words among _GARBAGE_WORDS
+_MOJIBAKE_HAN = "锟斤拷|烫烫烫|屯屯屯"                       # the Han ones among _MOJIBAKE
+_RX_WS = re.compile(f"[{WS}]+")
 
 
 @cache
@@ -47,21 +54,27 @@ def clean_name(u: pd.Series) -> pd.Series:
     t = t.where(han, t.str.replace(f"[{WS}]+", " ", regex=True))
     dots = f"(?<=[{_HANISH}])[{_DOTS}]+(?=[{_HANISH}])"
     t = t.where(~han, t.str.replace(dots, DOT, regex=True).str.strip(DOT))
-    return t
+    # deleting a space can leave a combining mark after a letter (NFKC turned `¸` into space + mark):
+    # compose again, so that cleaning a clean name changes nothing
+    return t.str.normalize("NFKC")
+
+
+@lru_cache(maxsize=1 << 18)                   # distinct names; bounded memory
+def _key_pinyin(name: str) -> tuple[str, str]:
+    """(name_key, name_pinyin) of one cleaned name; cached across calls (batches, sources)."""
+    from pypinyin import lazy_pinyin
+    key = _t2s().convert(name).replace(DOT, "").lower()
+    return key, _RX_WS.sub("", "".join(lazy_pinyin(key)).lower())
 
 
 def _keys(name: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(name_key, name_pinyin) for unique cleaned names; per value: OpenCC, pypinyin."""
-    from pypinyin import lazy_pinyin
-    cc = _t2s()
-    key = pd.Series([cc.convert(v) for v in name], index=name.index, dtype=object)
-    key = key.str.replace(DOT, "", regex=False).str.lower()
-    pinyin = pd.Series(["".join(lazy_pinyin(v)) for v in key], index=name.index, dtype=object)
-    pinyin = pinyin.str.lower().str.replace(f"[{WS}]+", "", regex=True)
-    return key, pinyin
+    """(name_key, name_pinyin) for unique cleaned names; per value: OpenCC, pypinyin (no batch API)."""
+    pairs = [_key_pinyin(v) for v in name]
+    return (pd.Series([k for k, _ in pairs], index=name.index, dtype=object),
+            pd.Series([p for _, p in pairs], index=name.index, dtype=object))
 
 
-def _normalise_unique(u: pd.Series) -> pd.DataFrame:
+def _general_unique(u: pd.Series) -> pd.DataFrame:
     name = clean_name(u)
     han = truthy(name.str.contains(f"[{HAN}]"))
     missing = name.eq("")
@@ -80,18 +93,37 @@ def _normalise_unique(u: pd.Series) -> pd.DataFrame:
     error = pd.Series([None] * len(u), index=u.index, dtype=object)
     error[missing] = "name_missing"
     error[garbage] = "name_garbage"
-    ok = error.isna()
+    return pd.DataFrame({"name": name, "name_error": error,
+                         "name_flags": join_flags(u.index, [(error.isna() & unrepresentable,
+                                                             "name_unrepresentable")])})
+
+
+def _plain_unique(u: pd.Series) -> pd.DataFrame:
+    """Names of CJK Unified Ideographs only: `clean_name` keeps them as they are, and of the checks
+    only the Chinese garbage words and mojibake can apply."""
+    garbage = full_match(u, _GARBAGE_HAN) | search(u, _MOJIBAKE_HAN)
+    return pd.DataFrame({"name": u, "name_error": np.where(garbage, "name_garbage", None),
+                         "name_flags": ""}, index=u.index)
+
+
+def _normalise_unique(u: pd.Series) -> pd.DataFrame:
+    plain = full_match(u, _PLAIN_HAN)
+    parts = [_plain_unique(u[plain])] if plain.any() else []
+    if not plain.all():
+        parts.append(_general_unique(u[~plain]))
+    out = pd.concat(parts).reindex(u.index) if len(parts) > 1 else parts[0]
+    ok = out["name_error"].isna()
     key = pd.Series([None] * len(u), index=u.index, dtype=object)
     pinyin = key.copy()
     if ok.any():
-        key[ok], pinyin[ok] = _keys(name[ok])
+        key[ok], pinyin[ok] = _keys(out["name"][ok])
     return pd.DataFrame({
-        "name": name.where(ok, None),
+        "name": out["name"].where(ok, None),
         "name_key": key,
         "name_pinyin": pinyin,
-        "name_error": error,
-        "name_flags": join_flags(u.index, [(ok & unrepresentable, "name_unrepresentable")]),
-    })
+        "name_error": out["name_error"].astype(object),
+        "name_flags": out["name_flags"].astype(object),
+    }, index=u.index)
 
 
 def normalise_name(s) -> pd.DataFrame:

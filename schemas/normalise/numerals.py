@@ -5,6 +5,8 @@ Handles digit-by-digit forms (五〇二 → 502, 一二〇一 → 1201) and posi
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3,
           "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8,
           "九": 9, "玖": 9}
@@ -29,6 +31,7 @@ def cn_to_int(tok: str) -> int | None:
     return total + (pending or 0)
 
 
+@lru_cache(maxsize=4096)
 def cn_to_digits(tok: str) -> str:
     """`cn_to_int` as text; the token unchanged when it is not a numeral."""
     n = cn_to_int(tok)

@@ -1,30 +1,36 @@
 """Mainland phone numbers → E.164, regex only (shared/domain/phones.md).
 
-Vectorised with pandas `.str`: plain mobiles take a fast path; other fields are split into their
-numbers (one row per number), classified by shape, and the first usable number is kept. Distinct
-(text, area code) pairs are evaluated once. `phonenumbers` is deliberately not used (yet).
+Vectorised: mobiles written plainly or in the usual groupings (`139 1234 5678`, `+86 139…`) take an
+Arrow (RE2) fast path; other fields are split into their numbers (one row per number), classified by
+shape with pandas `.str`, and the first usable number is kept. Distinct (text, area code) pairs are
+evaluated once. Digits are ASCII 0-9 (after NFKC): other Unicode digits make a number invalid.
+`phonenumbers` is deliberately not used (yet).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ._text import NULL_WORDS, as_series, as_text, none_if_na, truthy
+from ._text import NULL_WORDS, as_series, as_text, full_match, nfkc_strip, none_if_na, truthy
 
 PHONE_COLUMNS = ["phone", "phone_kind", "phone_flags"]
 MAX_NUMBERS = 4            # numbers looked at in one field
 
 # separators between several numbers in one field; whitespace only between two 7+ digit runs
-_SPLIT = r"\s*(?:[/,，;；、|]|或|(?<=\d{7})\s+(?=\+?\d{7}))\s*"
-_EXT = (r"^((?:\+?86|0086)?[\s-]*\(?0\d{2,3}\)?[\s-]*\d{7,8})\s*"
-        r"(?:转|分机|ext\.?|EXT\.?|-)\s*\d{1,5}$")
-_MOBILE = r"1[3-9]\d{9}"
-_LANDLINE = r"0(?:[12]\d\d{8}|[3-9]\d{2}\d{7,8})"      # 010/02x + 8, 0xxx + 7-8
-_NINGXIA_8 = r"095[1-5]\d{8}"                          # Ningxia locals are 7 digits only
-_LOCAL = r"[2-9]\d{6,7}"                                # landline without area code
-_SERVICE_E164 = r"[48]00\d{7}"                          # 400 / 800
-_SERVICE_SHORT = r"1\d{2}|1\d{4}|9[56]\d{3,4}"          # 110, 12345, 10086, 95588, 96xxx
-_PLACEHOLDER = (r"(\d)\1+|1[3-9]\d(?:(\d)\2{7}|0{7}\d)|13800138000|0?1234567\d{0,4}"
+_SPLIT = r"\s*(?:[/,，;；、|]|或|(?<=[0-9]{7})\s+(?=\+?[0-9]{7}))\s*"
+_EXT = (r"^((?:\+?86|0086)?[\s-]*\(?0[0-9]{2,3}\)?[\s-]*[0-9]{7,8})\s*"
+        r"(?:转|分机|ext\.?|EXT\.?|-)\s*[0-9]{1,5}$")
+_MOBILE = r"1[3-9][0-9]{9}"
+# 13912345678, 139 1234 5678, 139-1234-5678, +86 139…, 86139… (not 0086…: see _EXT)
+_FAST_MOBILE = r"(?:\+86 ?|86 ?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}"
+_LANDLINE = r"0(?:[12][0-9][0-9]{8}|[3-9][0-9]{2}[0-9]{7,8})"   # 010/02x + 8, 0xxx + 7-8
+_NINGXIA_8 = r"095[1-5][0-9]{8}"                                 # Ningxia locals are 7 digits only
+_LOCAL = r"[2-9][0-9]{6,7}"                                       # landline without area code
+_SERVICE_E164 = r"[48]00[0-9]{7}"                                 # 400 / 800
+_SERVICE_SHORT = r"1[0-9]{2}|1[0-9]{4}|9[56][0-9]{3,4}"           # 110, 12345, 10086, 95588, 96xxx
+_PLACEHOLDER = (r"([0-9])\1+|1[3-9][0-9](?:([0-9])\2{7}|0{7}[0-9])|13800138000|0?1234567[0-9]{0,4}"
                 r"|0?12345678901|0+")
 
 
@@ -32,12 +38,14 @@ def _area(area_code, index: pd.Index) -> pd.Series:
     """Area code per row as '0xxx' (from '0952', '952', '+86 952' …) or None."""
     if area_code is None:
         return pd.Series([None] * len(index), index=index, dtype=object)
-    a = as_text(as_series(area_code) if not isinstance(area_code, str)
-                else pd.Series([area_code] * len(index), index=index, dtype=object))
+    if isinstance(area_code, str):                  # one code for every row: work it out once
+        code = _area(pd.Series([area_code], dtype=object), pd.RangeIndex(1)).iloc[0]
+        return pd.Series([code] * len(index), index=index, dtype=object)
+    a = as_text(as_series(area_code))
     a.index = index
     d = a.str.normalize("NFKC").str.replace(r"\D", "", regex=True).str.replace(r"^(?:0086|86)", "",
-                                                                                regex=True)
-    d = ("0" + d.str.lstrip("0")).where(truthy(d.str.fullmatch(r"0?[1-9]\d{1,2}")))
+                                                                                   regex=True)
+    d = ("0" + d.str.lstrip("0")).where(truthy(d.str.fullmatch(r"0?[1-9][0-9]{1,2}")))
     return none_if_na(d)
 
 
@@ -46,8 +54,8 @@ def _one(p: pd.Series, area: pd.Series) -> pd.DataFrame:
     idx = p.index
     blank = p.isna() | (p == "")
     word_null = p.str.lower().isin(NULL_WORDS) | truthy(p.str.fullmatch(r"[-/\\.*#xX]+"))
-    sci = truthy(p.str.fullmatch(r"\d(?:\.\d+)?[eE]\+?\d+"))
-    p = p.str.replace(r"^(\d+)\.0+$", r"\1", regex=True).str.replace(_EXT, r"\1", regex=True)
+    sci = truthy(p.str.fullmatch(r"[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+"))
+    p = p.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True).str.replace(_EXT, r"\1", regex=True)
     intl = p.str.extract(r"^(\+\s*86|0086)", expand=False).notna()
     foreign = ~intl & truthy(p.str.match(r"\+|00[1-9]"))            # +1 415 …: not a CN number
     d = p.str.replace(r"\D", "", regex=True)
@@ -55,7 +63,9 @@ def _one(p: pd.Series, area: pd.Series) -> pd.DataFrame:
     plain86 = ~intl & truthy(d.str.fullmatch(rf"86(?:{_MOBILE}|{_LANDLINE})"))
     d = d.where(~plain86, d.str[2:])
     # +86 952 2012345, +86 10 6234 5678: the trunk 0 is dropped in international form
-    no_trunk = intl & truthy(d.str.fullmatch(r"[1-9]\d{8,10}")) & ~truthy(d.str.fullmatch(_MOBILE))
+    # (not for mobiles, nor for +86 400/800 service numbers: those have no trunk 0 either)
+    no_trunk = intl & truthy(d.str.fullmatch(r"[1-9][0-9]{8,10}")) & ~truthy(d.str.fullmatch(_MOBILE)) \
+        & ~truthy(d.str.fullmatch(_SERVICE_E164))
     d = d.where(~no_trunk, "0" + d)
     d = d.str.replace(rf"^0({_MOBILE})$", r"\1", regex=True)           # spurious trunk 0
 
@@ -67,7 +77,9 @@ def _one(p: pd.Series, area: pd.Series) -> pd.DataFrame:
     mobile = live & is_(_MOBILE)
     landline = live & is_(_LANDLINE) & ~is_(_NINGXIA_8)
     service = live & (is_(_SERVICE_E164) | is_(_SERVICE_SHORT))
-    local = live & is_(_LOCAL) & ~service & area.notna()
+    full = area + d                             # a bare local number completed with the area code
+    local = live & is_(_LOCAL) & ~service & area.notna() \
+        & truthy(full.str.fullmatch(_LANDLINE)) & ~truthy(full.str.fullmatch(_NINGXIA_8))
     phone = pd.Series([None] * len(idx), index=idx, dtype=object)
     kind = phone.copy()
     e164 = "+86" + d.str.replace(r"^0", "", regex=True)              # landlines lose the trunk 0
@@ -84,6 +96,27 @@ def _one(p: pd.Series, area: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"phone": phone, "phone_kind": kind, "phone_flags": flags}, index=idx)
 
 
+def _plain_mobile(t: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, national 11 digits) of the mobile numbers the fast path takes: `_FAST_MOBILE` shapes that
+    are not placeholders. For these shapes `_slow` would find no second number, no extension and no
+    foreign prefix, and would keep exactly the last 11 digits."""
+    shaped = full_match(t, _FAST_MOBILE)
+    digits = np.array([], dtype=object)
+    if shaped.any():
+        arr = pa.array(t.to_numpy(dtype=object)[shaped], type=pa.string())
+        digits = pc.utf8_slice_codeunits(pc.replace_substring_regex(arr, "[^0-9]", ""), -11) \
+            .to_numpy(zero_copy_only=False).astype(object)
+        d = np.asarray(digits, dtype="<U11").view(np.uint32).reshape(-1, 11)
+        # _PLACEHOLDER on 11-digit mobiles: one digit repeated, 8 equal digits after the prefix,
+        # 7 zeros and any last digit, 13800138000 (its other branches cannot match a 1[3-9] number)
+        same = (d == d[:, :1]).all(axis=1) | (d[:, 3:] == d[:, 3:4]).all(axis=1) \
+            | (d[:, 3:10] == ord("0")).all(axis=1) \
+            | (d == np.array(list("13800138000")).view(np.uint32)).all(axis=1)
+        shaped[shaped] = ~same
+        digits = digits[~same]
+    return shaped, digits
+
+
 def normalise_phone(s, area_code: str | pd.Series | None = None) -> pd.DataFrame:
     """Normalise phone fields -> DataFrame[phone, phone_kind, phone_flags].
 
@@ -91,15 +124,17 @@ def normalise_phone(s, area_code: str | pd.Series | None = None) -> pd.DataFrame
     or None. phone_kind: `mobile` | `landline` | `service` | None. phone_flags: `phone_invalid` or
     `phone_placeholder` (then phone is None), else ''. With several numbers in one field the first
     usable one is kept. `area_code` ('0952', or a Series aligned with `s`) completes bare 7-8 digit
-    landlines; without it they are flagged `phone_invalid`.
+    landlines when that makes a valid landline (Ningxia locals have 7 digits); without it, or when it
+    does not, they are flagged `phone_invalid`.
     """
-    t = as_text(s).str.normalize("NFKC").str.strip()
+    t = nfkc_strip(as_text(s))
     idx = t.index
     out = pd.DataFrame({c: [None] * len(idx) for c in PHONE_COLUMNS}, index=idx, dtype=object)
     out["phone_flags"] = ""
-    # fast path: a plain 11-digit mobile (most rows); everything else goes through _slow
-    fast = truthy(t.str.fullmatch(_MOBILE)) & ~truthy(t.str.fullmatch(_PLACEHOLDER))
-    out.loc[fast, "phone"] = "+86" + t[fast]
+    # fast path: an 11-digit mobile, plain or grouped (most rows); everything else goes through _slow
+    fast, digits = _plain_mobile(t)
+    fast = pd.Series(fast, index=idx)
+    out.loc[fast, "phone"] = "+86" + digits
     out.loc[fast, "phone_kind"] = "mobile"
     if (~fast).any():
         rest, area = t[~fast], _area(area_code, idx)[~fast]

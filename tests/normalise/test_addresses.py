@@ -238,3 +238,39 @@ def test_community_followed_by_road_starting_with_min():
     out = parse_address(pd.Series(["宁夏回族自治区银川市金凤区北京中路街道宏图社区民族南路43号", "民族南路四十三号"]))
     assert out.loc[0, "community"] == "宏图社区" and out.loc[0, "road"] == "民族南路"
     assert out.loc[0, "address_key"] == out.loc[1, "address_key"] == "民族南路|43"
+
+
+# --- the vectorised parts agree with their one-value definitions ---------------------------------
+
+def test_re2_whitespace_class_is_pythons():
+    """_addr_text.WS_RE2 (Arrow/RE2) removes exactly what `[_text.WS]` removes in Python `re`."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from schemas.normalise._addr_text import WS_RE2
+    from schemas.normalise._text import WS
+    chars = [chr(i) for i in range(0x10000) if not 0xD800 <= i <= 0xDFFF]
+    re2 = pc.match_substring_regex(pa.array(chars), WS_RE2).to_pylist()
+    py = [re.fullmatch(f"[{WS}]", c) is not None for c in chars]
+    assert re2 == py
+
+
+def test_parse_tails_equals_parse_tail():
+    from schemas.normalise._house import parse_tail, parse_tails
+    tails = ["", "3号楼2单元502室", "3#2单元502户", "3#楼2门502号", "03栋02单元0502", "3-2-502",
+             "3-502室", "3-2-502号", "12座1203", "3号楼25号", "3号楼2单元3楼301", "5楼2号", "A座1203",
+             "3号楼负1层2号", "15号", "3组15号", "1234567890号楼1单元1室", "٣号楼2单元502", "3号楼2单元",
+             "3号楼东单元201", "2期3号楼2单元502", "-1层2号", "B1层", "3号楼2单元0050室", "0号楼0单元0室"]
+    rural = [False, True] * len(tails)
+    both = [t for t in tails for _ in (0, 1)]
+    got = parse_tails(both, np.array(rural))
+    for i, (t, r) in enumerate(zip(both, rural)):
+        assert {f: got[f][i] for f in got} == parse_tail(t, r), (t, r)
+
+
+def test_texts_differing_after_a_nul_character_stay_apart():
+    """pandas' string hashing stops at NUL; the parser must not merge such addresses."""
+    out = parse_address(pd.Series(["锦华苑\x00甲3-2-502", "锦华苑\x00乙3-2-502", "锦华苑"]))
+    assert out["compound"].tolist() == ["锦华苑\x00甲", "锦华苑\x00乙", "锦华苑"]

@@ -119,6 +119,18 @@ def test_error_invalid_chars(raw):
     assert one(raw)["id_error"] == "id_invalid_chars"
 
 
+def test_full_width_digits_without_x_are_normalised():
+    """Regression: an all-digit full-width number once passed the `\\d` fast path unnormalised."""
+    assert one("６４０２０２１９９００１０１１２３２") == {"id_number": "640202199001011232", "id_alias": None,
+                                                 "id_error": None, "id_flags": ""}
+    assert one("６４０２０２９００１０１１２３")["id_number"] == "640202199001011232"
+
+
+@pytest.mark.parametrize("raw", cases(["٦٤٠٢٠٢١٩٩٠٠١٠١١٢٣٢", "64020219900101123٢", "６٤0202199001011232"]))
+def test_digits_of_other_scripts_are_invalid_chars(raw):
+    assert one(raw)["id_error"] == "id_invalid_chars"
+
+
 def test_codes_are_canonical():
     assert {"id_excel_precision_loss", "id_invalid_length", "id_invalid_chars"} <= set(QUARANTINE_REASONS)
     assert {"id_missing", "id_masked", "id_upgraded_15", "id_checksum", "id_birth_invalid"} <= set(FLAGS)

@@ -165,3 +165,10 @@ def test_vectorised_matches_scalar_reference_100k():
             assert error == "name_garbage"
         else:
             assert (name, key, pinyin) == _ref(v), v
+
+
+def test_names_differing_only_after_a_nul_character_stay_distinct():
+    # pandas' factorize hashes strings up to a NUL; by_unique must not hand one name's result to another
+    got = normalise_name(pd.Series(["张\x00三", "张\x00四", "张三", None]))
+    assert [p.replace("\x00", " ") for p in got["name_pinyin"].iloc[:2]] == ["zhang san", "zhang si"]
+    assert got["name"].iloc[3] is None

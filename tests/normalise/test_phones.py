@@ -106,6 +106,25 @@ def test_missing_is_not_flagged(raw):
     assert one(raw) == (None, None, "")
 
 
+def test_bare_8_digit_local_is_not_a_ningxia_landline():
+    """Ningxia locals are 7 digits: completing an 8-digit one with 0952 gives no landline (as for 0952+8)."""
+    assert one("20120345", "0952") == (None, None, "phone_invalid")
+    assert one("0952-20120345") == (None, None, "phone_invalid")
+    assert one("62345678", "010") == ("+861062345678", "landline", "")
+
+
+@pytest.mark.parametrize("raw", ["4001234567", "+86 400 123 4567", "+864001234567", "800-123-4567"])
+def test_service_numbers_with_or_without_country_code(raw):
+    first = one(raw)
+    assert first[1:] == ("service", "") and first[0] in ("+864001234567", "+868001234567")
+    assert one(first[0]) == first                       # normalising the E.164 form keeps it a service number
+
+
+@pytest.mark.parametrize("raw", ["139١٢٣٤٥٦٧٨", "١٣٩١٢٣٤٥٦٧٨", "0952-٢٠١٢٣٤٥"])
+def test_digits_of_other_scripts_are_not_phone_digits(raw):
+    assert one(raw) == (None, None, "phone_invalid")
+
+
 def test_codes_are_canonical():
     assert {"phone_invalid", "phone_placeholder"} <= set(FLAGS)
 
