@@ -1,10 +1,13 @@
 """Source connectors: plain functions that yield Arrow record batches, every column as text.
 
 `read_batches(config, source, entity)` picks the connector named in the config. Each connector is a
-module with one `read(...)` generator; add a kind by adding a module and a line in `_CONNECTORS`.
+module with one `read(config, src, ent, where, batch_rows, since=None)` generator; add a kind by adding a
+module and a line in `_CONNECTORS`. File connectors accept `since` and ignore it (a file export is a full
+snapshot).
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -15,15 +18,16 @@ from connectors.landing import land
 __all__ = ["read_batches", "land", "SourceError"]
 
 BATCH_ROWS = 50_000
+_CONNECTORS = {"sql": "connectors.sql", "csv": "connectors.csvfile", "xlsx": "connectors.xlsxfile",
+               "parquet": "connectors.parquetfile"}
 
 
-def read_batches(config, source: str, entity: str, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    from connectors import files, sql
-
-    connectors = {"sql": sql.read, "parquet": files.read_parquet, "csv": files.read_csv}
+def read_batches(config, source: str, entity: str, batch_rows: int = BATCH_ROWS,
+                 since: str | None = None) -> Iterator[pa.RecordBatch]:
     src = config.sources[source]
     ent = src.entities[entity]
-    reader = connectors.get(src.connector)
-    if reader is None:
-        raise SourceError(f"{source}.{entity}: connector {src.connector!r} is not available yet")
-    yield from reader(config, src, ent, where=f"{source}.{entity}", batch_rows=batch_rows)
+    module = _CONNECTORS.get(src.connector)
+    if module is None:
+        raise SourceError(f"{source}.{entity}: connector {src.connector!r} is not available")
+    reader = importlib.import_module(module).read
+    yield from reader(config, src, ent, where=f"{source}.{entity}", batch_rows=batch_rows, since=since)
