@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup demo test bench dagster clean
+.PHONY: setup databases demo test bench dagster clean
 
 setup: $(STAMP)
 
@@ -23,7 +23,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/gridbridge demo
 
-test: setup $(DAGSTER_HOME)/dagster.yaml
+# PostgreSQL + MariaDB for the sql connector tests (apt-get install + start as root; URLs in .ci/databases.env)
+databases:
+	bash .ci/databases.sh
+
+test: setup databases $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/pytest
 
 bench: setup

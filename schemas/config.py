@@ -43,6 +43,9 @@ class SourceConfig(_Strict):
     url: str | None = None
     path: str | None = None
     entities: dict[Literal["person", "house"], EntityConfig]
+    retries: int = Field(default=3, ge=0)           # transient failures (unreachable, timeouts) retried
+    retry_wait_s: float = Field(default=1.0, ge=0)  # first wait; doubles per attempt
+    timeout_s: float = Field(default=30.0, gt=0)    # connect timeout handed to the driver
 
     @model_validator(mode="after")
     def _where(self):
@@ -156,8 +159,8 @@ def parse(data: dict, base_dir: str | Path = ".", name: str = "gridbridge.yaml")
                 raise ConfigError(f"{where}.columns: unknown canonical field {unknown[0]!r}")
             if "name" not in ec.columns and entity == "person":
                 raise ConfigError(f"{where}.columns: person needs a name column")
-            if not (ec.table or ec.query or ec.file or ec.sheet):
-                raise ConfigError(f"{where}: give table:, query:, file: or sheet:")
+            if not (ec.table or ec.query or ec.file or ec.sheet or cfg.sources[source].path):
+                raise ConfigError(f"{where}: give table:, query:, file: or sheet: (or path: on the source)")
     if "person" not in cfg.sources["police"].entities or "person" not in cfg.sources["grid"].entities:
         raise ConfigError(f"{name}: both sources need a person entity")
     return cfg
