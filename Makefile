@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup databases demo test bench dagster clean
+.PHONY: setup databases demo test bench bench-1m dagster clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,11 @@ test: setup databases $(DAGSTER_HOME)/dagster.yaml
 
 bench: setup
 	$(BIN)/python -m benchmarks.sync_stages
+	$(BIN)/python -m benchmarks.standardise --persons 100000
+
+# 1M rows per source (prepares ~430 MB of inputs under benchmarks/.data once; several minutes)
+bench-1m: setup
+	$(BIN)/python -m benchmarks.standardise --persons 1000000 --no-peer
 
 dagster: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev

@@ -17,21 +17,30 @@ def landing_dir(root: Path, run_id: str) -> Path:
     return d
 
 
-def land(batches: Iterable[pa.RecordBatch], path: Path) -> pa.Table:
-    """Write batches to `path` (Parquet, streamed) and return them as one table."""
-    writer = None
-    kept: list[pa.RecordBatch] = []
+def land(batches: Iterable[pa.RecordBatch], path: Path) -> int:
+    """Stream batches into `path` (Parquet, written as `.part` then renamed) and return the row count.
+
+    Nothing is kept in memory beyond the batch being written. A source that yields no batch at all
+    lands an empty file with no columns; a batch whose columns differ from the first is an error
+    (a connector must yield one schema)."""
+    path = Path(path)
     tmp = path.with_suffix(".parquet.part")
+    writer, rows = None, 0
     try:
         for batch in batches:
             if writer is None:
                 writer = pq.ParquetWriter(tmp, batch.schema)
             writer.write_batch(batch)
-            kept.append(batch)
-    finally:
+            rows += batch.num_rows
+    except BaseException:
         if writer is not None:
             writer.close()
+        tmp.unlink(missing_ok=True)  # a failed extract leaves nothing behind
+        raise
+    if writer is not None:
+        writer.close()
     if writer is None:
-        return pa.table({})
+        pq.write_table(pa.table({}), tmp)
+    os.chmod(tmp, 0o600)
     os.replace(tmp, path)
-    return pa.Table.from_batches(kept)
+    return rows

@@ -23,8 +23,9 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
-def execute_sync(config_path: str, instance=None, log_level: str = "WARNING", announce=None):
-    """Run the `sync` job in process; record the outcome in the run log. Returns (config, run_id, result)."""
+def execute_sync(config_path: str, instance=None, log_level: str = "WARNING", announce=None, full: bool = False):
+    """Run the `sync` job in process; record the outcome in the run log. Returns (config, run_id, result).
+    `full`: extract everything even where an incremental extract is possible (pipelines/snapshot.py)."""
     from schemas.config import load
 
     config = load(config_path)  # ConfigError → one line, exit 2
@@ -41,13 +42,15 @@ def execute_sync(config_path: str, instance=None, log_level: str = "WARNING", an
     if announce:
         announce(run_id)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config=run_config)
+    from pipelines.snapshot import MODE_TAG
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config=run_config,
+                                    tags={MODE_TAG: "full" if full else "incremental"})
     if not result.success:
         record_failure(state, instance, run_id, t0)
     return config, run_id, result
 
 
-def run_sync(config_path: str, quiet: bool = False) -> int:
+def run_sync(config_path: str, quiet: bool = False, full: bool = False) -> int:
     from pipelines.summary import render
     from warehouse.state import State
 
@@ -57,7 +60,7 @@ def run_sync(config_path: str, quiet: bool = False) -> int:
                   f"(Dagster log at level {LOG_LEVEL}; set GRIDBRIDGE_LOG_LEVEL=INFO for every step)", flush=True)
 
     t0 = time.time()
-    config, run_id, result = execute_sync(config_path, log_level=LOG_LEVEL, announce=announce)
+    config, run_id, result = execute_sync(config_path, log_level=LOG_LEVEL, announce=announce, full=full)
     run = State(config.state_dir).runs().set_index("run_id").loc[run_id].to_dict() | {"run_id": run_id}
     if not quiet:
         print(render(run, config.warehouse_path, time.time() - t0))
@@ -81,11 +84,11 @@ def cmd_demo(args) -> int:
     print(f"demo sources for {args.persons} persons written in {time.time() - t0:.1f} s: "
           f"{paths.police_db}, {paths.grid_db} (truth: {paths.truth_db})")
     print(f"config: {config_path}\n")
-    return run_sync(str(config_path))
+    return run_sync(str(config_path), full=True)
 
 
 def cmd_sync(args) -> int:
-    return run_sync(args.config)
+    return run_sync(args.config, full=args.full)
 
 
 def cmd_status(args) -> int:
@@ -146,7 +149,8 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
     s = sub.add_parser("sync", help="one sync run (the job the nightly schedule runs)")
     s.add_argument("--config", default="gridbridge.yaml")
-    s.add_argument("--full", action="store_true", help="full extract (the only mode for now)")
+    s.add_argument("--full", action="store_true", help="extract everything (default: SQL sources with updated_at: "
+                   "fetch only rows changed since the last successful run; deletions need a full extract)")
     s.set_defaults(func=cmd_sync)
     st = sub.add_parser("status", help="last runs, counts, open conflicts, gate results")
     st.add_argument("--config", default="gridbridge.yaml")

@@ -3,23 +3,29 @@
 import dagster as dg
 
 from pipelines.checks import stg_checks
+from pipelines.gazetteer import address_gazetteer
 from pipelines.ingest import raw_assets, stg_assets
 from pipelines.match import match_assets
 from pipelines.publish import warehouse
 from pipelines.reconcile import reconcile_assets
 from pipelines.resources import GridbridgeConfig, make_resources
 from pipelines.runs import record_failure
+from pipelines.snapshot import MODE_TAG
 from warehouse.state import State
 
-ASSETS = [*raw_assets, *stg_assets, *match_assets, *reconcile_assets, warehouse]
+ASSETS = [*raw_assets, address_gazetteer, *stg_assets, *match_assets, *reconcile_assets, warehouse]
 
 # One DuckDB writer, one process: the in-process executor (stack-notes §4, §5).
 sync_job = dg.define_asset_job("sync", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
                                description="Nightly sync: extract → standardise → gate → match → reconcile → publish")
 
-nightly = dg.ScheduleDefinition(name="nightly_sync", job=sync_job, cron_schedule="0 2 * * *",
-                                execution_timezone="Asia/Shanghai",
+# Incremental on weekdays and Saturday; a full extract on Sunday also notices rows deleted at the source.
+nightly = dg.ScheduleDefinition(name="nightly_sync", job=sync_job, cron_schedule="0 2 * * 1-6",
+                                execution_timezone="Asia/Shanghai", tags={MODE_TAG: "incremental"},
                                 default_status=dg.DefaultScheduleStatus.RUNNING)
+weekly_full = dg.ScheduleDefinition(name="weekly_full_sync", job=sync_job, cron_schedule="0 2 * * 0",
+                                    execution_timezone="Asia/Shanghai", tags={MODE_TAG: "full"},
+                                    default_status=dg.DefaultScheduleStatus.RUNNING)
 
 
 @dg.run_failure_sensor(name="record_failed_sync", monitored_jobs=[sync_job])
@@ -35,7 +41,7 @@ def record_failed_sync(context: dg.RunFailureSensorContext, gridbridge: Gridbrid
 
 
 def build_defs(config_path: str | None = None) -> dg.Definitions:
-    return dg.Definitions(assets=ASSETS, asset_checks=stg_checks, jobs=[sync_job], schedules=[nightly],
+    return dg.Definitions(assets=ASSETS, asset_checks=stg_checks, jobs=[sync_job], schedules=[nightly, weekly_full],
                           sensors=[record_failed_sync], resources=make_resources(config_path))
 
 

@@ -20,14 +20,33 @@ def _review(frame: pd.DataFrame, entity: str) -> pd.DataFrame:
     return frame.assign(entity=entity) if len(frame) else frame
 
 
+class RowAccountingError(Exception):
+    """Rows went missing (or appeared) between extract and publish: nothing may be published."""
+
+
+def landed_rows(state_dir, run_id: str) -> dict[tuple[str, str], int]:
+    """Rows extracted per source × entity, counted from the raw landing files (not from any later stage)."""
+    import pyarrow.parquet as pq
+    from connectors.landing import landing_dir
+    d = landing_dir(state_dir, run_id)
+    return {(s, e): (pq.ParquetFile(d / f"{s}_{e}.parquet").metadata.num_rows
+                     if (d / f"{s}_{e}.parquet").exists() else 0) for s, e in C.SOURCE_ENTITIES}
+
+
 def run_counts(golden_person, person_links, person_review, person_conflicts, house_links, house_conflicts,
-               quarantines: dict[str, pd.DataFrame]) -> dict:
+               quarantines: dict[str, pd.DataFrame], extracted: dict[tuple[str, str], int] | None = None) -> dict:
+    """Per-stage counts for the run log. `extracted` (from the landing) must equal loaded + quarantined for
+    every source × entity, where loaded is counted in the xref the warehouse gets: else RowAccountingError."""
     counts: dict = {"sources": {}}
     for (source, entity), q in quarantines.items():
         links = person_links if entity == "person" else house_links
-        loaded = int((links["source"] == source).sum())
+        loaded = int((links["source"] == source).sum()) if len(links) else 0
+        got = loaded + len(q) if extracted is None else extracted[(source, entity)]
+        if got != loaded + len(q):
+            raise RowAccountingError(f"{source}.{entity}: {got} rows extracted but {loaded} loaded + {len(q)} "
+                                     f"quarantined = {loaded + len(q)}; nothing published")
         counts["sources"][f"{source}.{entity}"] = {
-            "extracted": loaded + len(q), "loaded": loaded, "quarantined": len(q),
+            "extracted": got, "loaded": loaded, "quarantined": len(q),
             "by_reason": q["reason"].value_counts().to_dict()}
     gp = golden_person
     counts["persons"] = {
@@ -53,8 +72,12 @@ def warehouse(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, *
     run_id = context.run_id
     state = State(config.state_dir)
     quarantines = {(s, e): frames[C.quarantined(s, e)] for s, e in C.SOURCE_ENTITIES}
-    counts = run_counts(frames["golden_person"], frames["person_links"], frames["person_review"],
-                        frames["person_conflicts"], frames["house_links"], frames["house_conflicts"], quarantines)
+    try:
+        counts = run_counts(frames["golden_person"], frames["person_links"], frames["person_review"],
+                            frames["person_conflicts"], frames["house_links"], frames["house_conflicts"], quarantines,
+                            extracted=landed_rows(config.state_dir, run_id))
+    except RowAccountingError as e:
+        raise dg.Failure(f"row accounting: {e}") from None
     started = context.instance.get_run_stats(run_id).start_time  # scheduled runs do not pass through the CLI
     state.record_run(run_id, status="publishing", stage="publish", counts=counts,
                      started_at=dt.datetime.fromtimestamp(started).isoformat(timespec="seconds") if started else None,

@@ -1,12 +1,14 @@
 """Resources injected into the assets: the gridbridge config and a Parquet IO manager."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from pipelines.parquetref import ParquetRef
 from schemas import config as cfgmod
 
 
@@ -21,25 +23,41 @@ class GridbridgeConfig(dg.ConfigurableResource):
 
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Each asset's DataFrame is kept as `<base_dir>/<asset>.parquet` (latest materialisation), so a
-    stage can be re-run alone and its data inspected with any Parquet reader."""
+    stage can be re-run alone and its data inspected with any Parquet reader. A dict (e.g. the address
+    gazetteer) is kept as `<asset>.json`."""
 
     base_dir: str
 
-    def _path(self, key: dg.AssetKey) -> Path:
-        return Path(self.base_dir) / ("__".join(key.path) + ".parquet")
+    def _path(self, key: dg.AssetKey, suffix: str = ".parquet") -> Path:
+        return Path(self.base_dir) / ("__".join(key.path) + suffix)
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: "pd.DataFrame | ParquetRef | dict") -> None:
+        if isinstance(obj, dict):
+            path = self._path(context.asset_key, ".json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.with_suffix(".part").write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+            os.replace(path.with_suffix(".part"), path)
+            context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+            return
         path = self._path(context.asset_key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".parquet.part")
-        obj.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-        context.add_output_metadata({"rows": len(obj), "path": dg.MetadataValue.path(str(path))})
+        if isinstance(obj, ParquetRef):  # already written batch by batch: just put it in place
+            rows = obj.place_at(path).rows
+        else:
+            tmp = path.with_suffix(".parquet.part")
+            obj.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+            rows = len(obj)
+        context.add_output_metadata({"rows": rows, "path": dg.MetadataValue.path(str(path))})
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+    def load_input(self, context: dg.InputContext) -> "pd.DataFrame | ParquetRef | dict":
+        if self._path(context.asset_key, ".json").exists():
+            return json.loads(self._path(context.asset_key, ".json").read_text(encoding="utf-8"))
         path = self._path(context.asset_key)
         if not path.exists():
             raise dg.Failure(f"{context.asset_key.to_user_string()} has not been materialised yet ({path})")
+        if (context.definition_metadata or {}).get("stream"):  # AssetIn(metadata={"stream": True}): the consumer streams it
+            return ParquetRef(str(path))
         return pd.read_parquet(path)
 
 

@@ -8,7 +8,10 @@ def test_definitions_load_with_job_schedule_and_blocking_checks(demo_template):
     job = defs.resolve_job_def("sync")
     assert job.executor_def.name == "in_process"
     sched = defs.resolve_schedule_def("nightly_sync")
-    assert sched.cron_schedule == "0 2 * * *" and sched.execution_timezone == "Asia/Shanghai"
+    assert sched.cron_schedule == "0 2 * * 1-6" and sched.execution_timezone == "Asia/Shanghai"
+    assert sched.tags["gridbridge/mode"] == "incremental"
+    weekly = defs.resolve_schedule_def("weekly_full_sync")
+    assert weekly.cron_schedule == "0 2 * * 0" and weekly.tags["gridbridge/mode"] == "full"
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     for name in ("raw_police_person", "stg_grid_person", "quarantine_grid_house", "person_links",
