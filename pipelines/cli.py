@@ -11,7 +11,9 @@ from pathlib import Path
 
 EXIT_USER_ERROR = 2
 EXIT_RUN_FAILED = 1
-LOG_LEVEL = os.environ.get("GRIDBRIDGE_LOG_LEVEL", "WARNING")
+# Dagster's console log: hidden by default (a failed step would print a traceback; the summary gives the one-line
+# reason and the run's full event log stays in Dagster's storage). GRIDBRIDGE_LOG_LEVEL=INFO shows every step.
+LOG_LEVEL = os.environ.get("GRIDBRIDGE_LOG_LEVEL", "CRITICAL")
 
 
 def _instance():
@@ -57,7 +59,7 @@ def run_sync(config_path: str, quiet: bool = False, full: bool = False) -> int:
     def announce(run_id):
         if not quiet:
             print(f"sync {run_id[:8]} running: extract → standardise → gate → match → reconcile → publish "
-                  f"(Dagster log at level {LOG_LEVEL}; set GRIDBRIDGE_LOG_LEVEL=INFO for every step)", flush=True)
+                  f"(set GRIDBRIDGE_LOG_LEVEL=INFO to see every step)", flush=True)
 
     t0 = time.time()
     config, run_id, result = execute_sync(config_path, log_level=LOG_LEVEL, announce=announce, full=full)

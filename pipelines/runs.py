@@ -21,6 +21,10 @@ def gate_results(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
     return out
 
 
+# errors whose message is written for the operator (one line naming the source, entity, file or column)
+USER_ERRORS = {"SourceError", "MappingError", "ConfigError", "RowAccountingError"}
+
+
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
     """(stage, one-line reason) of a failed run, from its event log: a failed blocking check names the
     expectation and observed value; otherwise the first failed step's error."""
@@ -37,6 +41,8 @@ def failure_message(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str
         while cause.cause is not None:
             cause = cause.cause
         msg = (cause.message or err.message).strip().splitlines()[-1]
+        if cause.cls_name in USER_ERRORS:  # a user error speaks for itself: no module path, no class name
+            msg = msg.split(f"{cause.cls_name}: ", 1)[-1]
         return de.step_key, msg
     return "unknown", "run failed"
 

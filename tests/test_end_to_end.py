@@ -176,3 +176,29 @@ def test_export_writes_masked_views(demo, tmp_path):
     assert len(person) == con.execute("SELECT count(*) FROM person").fetchone()[0]
     ids = person["id_number"].dropna()
     assert len(ids) and ids.str.contains(r"\*{8}").all()
+
+
+def test_wrong_encoding_export_is_one_line_from_the_command_without_a_traceback(tmp_path, demo):
+    """The real command in a subprocess: the operator sees the reason, not Dagster's stack trace."""
+    import subprocess
+    import sys
+    root, paths, con = demo
+    with sqlite3.connect(paths.police_db) as s:
+        pd.read_sql_query('SELECT * FROM "实有人口"', s, dtype=str).to_csv(tmp_path / "p.csv", index=False,
+                                                                       encoding="utf-8")
+    cfg = yaml.safe_load((root / "gridbridge.yaml").read_text(encoding="utf-8"))
+    person = cfg["sources"]["police"]["entities"]["person"]
+    person.pop("table")
+    person |= {"file": str(tmp_path / "p.csv"), "encoding": "gb18030"}
+    cfg["sources"]["police"] = {"connector": "csv", "entities": {"person": person}}
+    cfg["sources"]["grid"]["url"] = f"sqlite:///{paths.grid_db}"
+    cfg["warehouse"]["path"] = str(tmp_path / "wh.duckdb")
+    (tmp_path / "csv.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "GRIDBRIDGE_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "sync", "--config", str(tmp_path / "csv.yaml")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "police.person: p.csv: looks like UTF-8, not gb18030" in out.stdout
+    both = out.stdout + out.stderr
+    assert "Traceback" not in both and "Stack Trace" not in both and "SourceError" not in both
+    assert not (tmp_path / "wh.duckdb").exists()
