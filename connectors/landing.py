@@ -44,3 +44,17 @@ def land(batches: Iterable[pa.RecordBatch], path: Path) -> int:
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     return rows
+
+
+def prune(root: Path, keep: int, protect: set[str] = frozenset()) -> list[str]:
+    """Delete all but the newest `keep` run folders under `<root>/landing` (by modification time), never one
+    named in `protect` (e.g. the snapshot the next incremental run builds on). Returns the run ids removed."""
+    import shutil
+    base = Path(root) / "landing"
+    if keep < 1 or not base.is_dir():
+        return []
+    runs = sorted((d for d in base.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime, reverse=True)
+    gone = [d for d in runs[keep:] if d.name not in protect]
+    for d in gone:
+        shutil.rmtree(d, ignore_errors=True)
+    return [d.name for d in gone]

@@ -9,6 +9,7 @@ import pandas as pd
 from pipelines import constants as C
 from pipelines.resources import GridbridgeConfig
 from pipelines.runs import gate_results
+from connectors.landing import prune
 from warehouse.publish import publish
 from warehouse.state import State, now
 
@@ -98,6 +99,9 @@ def warehouse(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, *
     tables["run_log"] = runs
     path = publish(config.warehouse_path, tables, run_id)
     state.record_run(run_id, status="success", stage="done", finished_at=now())
+    pruned = prune(config.state_dir, config.warehouse.keep_landing_runs, protect={run_id})
+    if pruned:
+        context.log.info(f"removed the raw landing of {len(pruned)} older runs (keeping {config.warehouse.keep_landing_runs})")
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
                                           "persons": counts["persons"]["golden"],
                                           "counts": dg.MetadataValue.json(json.loads(json.dumps(counts, default=str)))})

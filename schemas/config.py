@@ -56,6 +56,7 @@ class SourceConfig(_Strict):
 
 class WarehouseConfig(_Strict):
     path: str = "warehouse/gridbridge.duckdb"
+    keep_landing_runs: int = Field(default=14, ge=1)  # raw extracts kept per run for replay/audit (newest N runs)
 
 
 class MatchingConfig(_Strict):

@@ -163,3 +163,16 @@ def test_gazetteer_from_police_addresses_gives_grid_short_forms_the_police_house
     police_keys = set(police_stg["address_key"])
     assert without["address_key"].iloc[0] not in police_keys  # 翠柏 without 社区 reads as part of the estate
     assert set(with_gaz["address_key"]) <= police_keys
+
+
+def test_prune_keeps_the_newest_runs_and_the_protected_one(tmp_path):
+    import os
+    import time as _t
+    from connectors.landing import landing_dir, prune
+    for i, run in enumerate(["r1", "r2", "r3", "r4"]):
+        d = landing_dir(tmp_path, run)
+        (d / "police_person.parquet").write_bytes(b"x")
+        os.utime(d, (_t.time() - 100 + i, _t.time() - 100 + i))
+    assert sorted(prune(tmp_path, keep=2, protect={"r1"})) == ["r2"]
+    assert sorted(p.name for p in (tmp_path / "landing").iterdir()) == ["r1", "r3", "r4"]
+    assert prune(tmp_path, keep=5) == []
