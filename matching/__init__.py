@@ -10,11 +10,13 @@ from matching.comparisons import Comparison, Level, compute_gammas
 from matching.ids import StableIds, assign_ids
 from matching.linker import LinkResult, link, pair_id
 from matching.records import prepare_records
-from matching.scoring import Group, Model, score
+from matching.scoring import Group, Model, TermFrequency, score
 from matching.settings import MatchSettings
+from matching.training import TrainingOptions, train
 
 __all__ = [
     "BlockingRule", "Comparison", "Group", "Level", "LinkResult", "MatchSettings", "Model",
     "StableIds", "Thresholds", "assign_ids", "block_on", "blocking_report", "candidate_pairs",
     "cluster_pairs", "compute_gammas", "link", "pair_id", "prepare_records", "score",
+    "TermFrequency", "TrainingOptions", "train",
 ]

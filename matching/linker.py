@@ -63,11 +63,12 @@ def link(records: pd.DataFrame, entity: str = "person", settings: MatchSettings 
     model = settings.model_for(entity)
     model.check(comps)
     extra = {c for rule in rules for c in rule.columns(records.columns)}
-    columns = tuple(dict.fromkeys([*MATCH_COLUMNS[entity], *comparison_columns(comps), *sorted(extra)]))
+    columns = tuple(dict.fromkeys([*MATCH_COLUMNS[entity], *comparison_columns(comps), *sorted(extra),
+                                   *(t.column for t in model.term_frequencies)]))
     prepared = prepare_records(records, entity, columns)
 
     pairs, report = run_blocking(prepared, rules, con=con)
-    scored = score(compute_gammas(prepared, pairs, comps), model, comps)
+    scored = score(compute_gammas(prepared, pairs, comps), model, comps, records=prepared)
     clusters = cluster_pairs(prepared, scored, settings.thresholds)
 
     id_col = ID_COLUMN[entity]

@@ -25,7 +25,10 @@ def _match_asset(entity: str) -> dg.AssetsDefinition:
         t0 = time.perf_counter()
         previous = read_table(config.warehouse_path, f"{entity}_xref")
         records = pd.concat([police, grid], ignore_index=True)
-        settings = MatchSettings(auto_match=config.matching.auto_match, review=config.matching.review)
+        model_path = config.matching.model_path(config)
+        settings = MatchSettings(auto_match=config.matching.auto_match, review=config.matching.review,
+                                 model_path=model_path)
+        context.log.info(f"{entity} model: {model_path or 'built-in starting model (run `gridbridge train`)'}")
         result = link(records, entity=entity, settings=settings, previous_xref=previous)
         id_col = f"{entity}_id"
         xref = result.xref.merge(records[["source", "source_key", "flags"]], on=["source", "source_key"], how="left")

@@ -62,6 +62,15 @@ class WarehouseConfig(_Strict):
 class MatchingConfig(_Strict):
     auto_match: float = 0.95
     review: float = 0.6
+    # trained model (JSON, `gridbridge train`); default: <warehouse dir>/models/matching_model.json if it exists,
+    # else the built-in starting model
+    model: str | None = None
+
+    def model_path(self, config: "Config") -> Path | None:
+        if self.model:
+            return config.resolve(self.model)
+        default = config.state_dir / "models" / "matching_model.json"
+        return default if default.exists() else None
 
     @model_validator(mode="after")
     def _order(self):
