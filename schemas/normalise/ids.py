@@ -169,7 +169,8 @@ def _normalise_unique(u: pd.Series, limit: pd.Timestamp) -> pd.DataFrame:
     via_float = _match(t, dirty, r"[0-9]{16,}\.0*")
     if dirty.any():
         t[dirty] = (t[dirty].str.replace(r"^([0-9]{15})\.0+$", r"\1", regex=True)  # 15 digits survive
-                    .str.replace(r"[-./]", "", regex=True))                      # a float exactly
+                    .str.replace(r"[-./]", "", regex=True)                       # a float exactly
+                    .str.normalize("NFKC"))  # a removed separator may leave a combining mark to compose
     arr = t.to_numpy(dtype=object)
 
     # the canonical 18-character values: one digit matrix
