@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup databases demo test bench bench-1m dagster clean
+.PHONY: setup databases demo test bench bench-1m bench-febrl dagster clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ test: setup databases $(DAGSTER_HOME)/dagster.yaml
 bench: setup
 	$(BIN)/python -m benchmarks.sync_stages
 	$(BIN)/python -m benchmarks.standardise --persons 100000
+
+# FEBRL4 (5k x 5k): gridbridge vs Splink 5, Splink in its own .venv-bench (never a runtime dependency)
+bench-febrl: setup
+	bash benchmarks/febrl_env.sh
+	$(BIN)/python -m benchmarks.febrl --repeat 3
 
 # 1M rows per source (prepares ~430 MB of inputs under benchmarks/.data once; several minutes)
 bench-1m: setup
