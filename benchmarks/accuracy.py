@@ -5,6 +5,15 @@
 Pairwise precision/recall over loaded records (quarantined rows are excluded from both sides), and
 conflict precision/recall per field (a conflict is right when the generator injected a true difference
 in that field of that person).
+
+Cross-system person pairs are also broken down by case, from the truth's `injected` table: a true
+person is in a case when any of its records carries that injection (`ID typo` = id_number/true,
+`ID missing` = id_number/missing, `name homophone` / `name shape` = name/true by detail,
+`stale address` = current_address/true `moved`); `ID equal` = no id_number injection other than a
+formatting one. A case's recall counts the true pairs of its persons; its precision counts the
+predicted pairs touching a record of its persons. `same name+birth, different people` counts the
+linked pairs (cross-system or within-source) of two different true persons with the same name and
+birth date: it must be 0.
 """
 from __future__ import annotations
 
@@ -12,6 +21,7 @@ import argparse
 import shutil
 import sqlite3
 import tempfile
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -38,7 +48,60 @@ def _prf(pred: set, true: set) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def score(persons: int) -> list[dict]:
+CASES = ("ID equal", "ID typo", "ID missing", "name homophone", "name shape", "stale address")
+
+
+def _case_of(inj: pd.DataFrame) -> pd.Series:
+    """The breakdown case of each person injection (None: not a case of its own)."""
+    f, k, d = inj["field"], inj["kind"], inj["detail"]
+    out = pd.Series(None, index=inj.index, dtype=object)
+    out[(f == "id_number") & (k == "true")] = "ID typo"
+    out[(f == "id_number") & (k == "missing")] = "ID missing"
+    out[(f == "name") & (k == "true") & (d == "homophone")] = "name homophone"
+    out[(f == "name") & (k == "true") & (d == "shape")] = "name shape"
+    out[(f == "current_address") & (k == "true")] = "stale address"
+    return out
+
+
+def _person_cases(con, truth: dict, persons: int) -> list[dict]:
+    """Cross-system person pairs by case, and links between different people sharing name + birth."""
+    xref = con.execute("SELECT source, source_key, person_id FROM person_xref").df()
+    rec = truth["person_record"].merge(xref, on=["source", "source_key"])
+    rec["rid"] = rec["source"] + ":" + rec["source_key"]
+    tid = dict(zip(rec["rid"], rec["truth_id"]))
+    inj = truth["injected"]
+    inj = inj[inj["entity"] == "person"].merge(rec[["source", "source_key", "truth_id"]],
+                                                on=["source", "source_key"])
+    cases = inj.assign(case=_case_of(inj)).dropna(subset=["case"]).groupby("truth_id")["case"].agg(set)
+    id_touched = set(inj.loc[(inj["field"] == "id_number") & (inj["kind"] != "format"), "truth_id"])
+    all_tids = set(rec["truth_id"].dropna())
+    members = {c: {t for t, cs in cases.items() if c in cs} for c in CASES}
+    members["ID equal"] = all_tids - id_touched
+    cross = lambda s: {p for p in s if p[0].split(":")[0] != p[1].split(":")[0]}  # noqa: E731
+    pred, true = _pairs(xref, "person_id"), _pairs(rec.dropna(subset=["truth_id"]), "truth_id")
+    pred_x, true_x = cross(pred), cross(true)
+    rows = []
+    for c in CASES:
+        m = members[c]
+        t_c = {p for p in true_x if tid.get(p[0]) in m}
+        p_c = {p for p in pred_x if tid.get(p[0]) in m or tid.get(p[1]) in m}
+        p, r, f1 = _prf(p_c, t_c)
+        rows.append({"persons": persons, "what": f"  person cross, {c}", "true": len(t_c), "predicted": len(p_c),
+                     "precision": p, "recall": r, "f1": f1})
+    person = truth["person"].set_index("truth_id")
+    ident = (person["name"].astype(str) + "|" + person["birth_date"].astype(str)).to_dict()
+    wrong = [p for p in pred if tid.get(p[0]) != tid.get(p[1]) and tid.get(p[0]) and tid.get(p[1])
+             and ident.get(tid[p[0]]) == ident.get(tid[p[1]])]
+    twins = int(person.reset_index().duplicated(["name", "birth_date"], keep=False).sum())
+    rows.append({"persons": persons, "what": "same name+birth, different people", "true": twins,
+                 "predicted": len(wrong), "precision": float("nan"), "recall": float("nan"), "f1": float("nan"),
+                 "note": f"{len(wrong)} linked pairs (must be 0: {len(cross(set(wrong)))} cross-system); "
+                         f"{twins} persons share name+birth",
+                 "examples": sorted(wrong)[:5]})
+    return rows
+
+
+def score(persons: int, keep: bool = False) -> list[dict]:
     root = Path(tempfile.mkdtemp(prefix=f"gb_acc_{persons}_"))
     try:
         shutil.copyfile(REPO / "gridbridge.yaml", root / "gridbridge.yaml")
@@ -47,7 +110,8 @@ def score(persons: int) -> list[dict]:
         assert result.success
         con = duckdb.connect(str(root / "warehouse" / "gridbridge.duckdb"), read_only=True)
         with sqlite3.connect(paths.truth_db) as t:
-            truth = {n: pd.read_sql_query(f"SELECT * FROM {n}", t) for n in ("person_record", "house_record", "injected")}
+            truth = {n: pd.read_sql_query(f"SELECT * FROM {n}", t)
+                     for n in ("person_record", "house_record", "injected", "person")}
         rows = []
         for entity in ("person", "house"):
             xref = con.execute(f"SELECT source, source_key, {entity}_id FROM {entity}_xref").df()
@@ -59,6 +123,7 @@ def score(persons: int) -> list[dict]:
                 p, r, f1 = _prf(f(pred), f(true))
                 rows.append({"persons": persons, "what": f"{entity} {kind} pairs", "true": len(f(true)),
                              "predicted": len(f(pred)), "precision": p, "recall": r, "f1": f1})
+        rows += _person_cases(con, truth, persons)
         inj = truth["injected"]
         inj = inj[(inj["kind"] == "true") & (inj["entity"] == "person")]
         xref = con.execute("SELECT source, source_key, person_id FROM person_xref").df()
@@ -74,17 +139,30 @@ def score(persons: int) -> list[dict]:
         con.close()
         return rows
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if keep:
+            print(f"kept {root} (gridbridge explain --config {root / 'gridbridge.yaml'} --police … --grid …)")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, nargs="+", default=[2000])
+    ap.add_argument("--keep", action="store_true", help="keep each run's folder (to run `gridbridge explain` on it)")
     args = ap.parse_args()
-    rows = [r for n in args.persons for r in score(n)]
-    print(f"\n{'persons':>8}  {'what':<32}{'true':>7}{'pred':>7}{'precision':>11}{'recall':>9}{'F1':>8}")
+    rows = []
+    for n in args.persons:
+        t0 = time.perf_counter()
+        rows += score(n, args.keep)
+        print(f"{n} persons: demo + sync + scoring in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"\n{'persons':>8}  {'what':<36}{'true':>7}{'pred':>7}{'precision':>11}{'recall':>9}{'F1':>8}")
     for r in rows:
-        print(f"{r['persons']:>8}  {r['what']:<32}{r['true']:>7}{r['predicted']:>7}{r['precision']:>11.4f}"
+        if "note" in r:
+            print(f"{r['persons']:>8}  {r['what']:<36}{r['true']:>7}{r['predicted']:>7}  {r['note']}")
+            for a, b in r.get("examples", []):
+                print(f"{'':>10}e.g. {a} ~ {b}")
+            continue
+        print(f"{r['persons']:>8}  {r['what']:<36}{r['true']:>7}{r['predicted']:>7}{r['precision']:>11.4f}"
               f"{r['recall']:>9.4f}{r['f1']:>8.4f}")
 
 

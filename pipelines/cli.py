@@ -163,6 +163,10 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["parquet", "csv", "xlsx"], default="parquet")
     e.add_argument("--out", default="export")
     e.set_defaults(func=cmd_export)
+    from pipelines import explain_cmd  # light: its heavy imports are inside the command
+    explain_cmd.add_parser(sub)
+    from pipelines import train_cmd  # light as well
+    train_cmd.add_parser(sub)
     return p
 
 

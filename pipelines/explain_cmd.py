@@ -1,0 +1,62 @@
+"""`gridbridge explain --police KEY --grid KEY`: the comparison waterfall of one police/grid pair.
+
+Reads the latest standardised records the pipeline keeps (`<state dir>/work/stg_<source>_<entity>.parquet`,
+written by `resources.ParquetIOManager`) and scores the pair as the match stage does (`matching.explain`):
+the config's thresholds and the model file it picks (`matching.model`, else the trained
+`<warehouse dir>/models/matching_model.json`, else the built-in model). A model retrained after the last
+sync is the one shown; the header gives its version. Heavy imports stay inside `cmd_explain`.
+"""
+from __future__ import annotations
+
+import sys
+
+EXIT_USER_ERROR = 2
+
+
+def add_parser(sub) -> None:
+    e = sub.add_parser("explain", help="why a police record and a grid record did or did not match "
+                       "(comparison levels and weights)")
+    e.add_argument("--police", required=True, metavar="KEY", help="source key of the police record")
+    e.add_argument("--grid", required=True, metavar="KEY", help="source key of the grid record")
+    e.add_argument("--config", default="gridbridge.yaml")
+    e.add_argument("--entity", choices=["person", "house"], default="person")
+    e.set_defaults(func=cmd_explain)
+
+
+def _fail(message: str) -> int:
+    print(f"gridbridge: {message}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def cmd_explain(args) -> int:
+    import pandas as pd
+
+    from matching import MatchSettings
+    from matching.explain import explain_pair, render
+    from pipelines import constants as C
+    from schemas.config import load
+
+    config = load(args.config)
+    work = config.state_dir / "work"
+    frames = {}
+    for source in ("police", "grid"):
+        path = work / f"{C.stg(source, args.entity)}.parquet"
+        if not path.exists():
+            return _fail(f"no standardised {source} {args.entity} data at {path}; run `gridbridge sync` first")
+        frames[source] = pd.read_parquet(path)
+    picked = {}
+    for source, key in (("police", args.police), ("grid", args.grid)):
+        df = frames[source]
+        hit = df[df["source_key"].astype(str) == str(key)]
+        if hit.empty:
+            return _fail(f"no {source} {args.entity} record with key {key!r} in the latest standardised data "
+                         f"({work / (C.stg(source, args.entity) + '.parquet')})")
+        picked[source] = hit.iloc[0]
+    model_path = config.matching.model_path(config)          # the match stage's choice (pipelines/match.py)
+    settings = MatchSettings(auto_match=config.matching.auto_match, review=config.matching.review,
+                             model_path=model_path)
+    records = pd.concat([frames["police"], frames["grid"]], ignore_index=True)
+    explanation = explain_pair(picked["police"], picked["grid"], args.entity, settings, records=records)
+    print(f"model file: {model_path or 'built-in starting model'}")
+    print(render(explanation))
+    return 0

@@ -1,0 +1,38 @@
+"""`gridbridge train`: a model learned from the last sync's records, saved where the next sync finds it."""
+import json
+import shutil
+
+import pytest
+
+from pipelines.cli import main, run_sync
+from pipelines.demo import generate
+from schemas.config import load
+
+
+@pytest.fixture
+def demo(tmp_path, demo_template):
+    shutil.copyfile(demo_template, tmp_path / "gridbridge.yaml")
+    generate(tmp_path / "demo", persons=300, seed=21)
+    return tmp_path / "gridbridge.yaml"
+
+
+def test_train_needs_a_sync_first(demo, capsys):
+    assert main(["train", "--config", str(demo)]) == 2
+    assert "run `gridbridge sync` first" in capsys.readouterr().err
+
+
+def test_trained_model_is_saved_for_both_entities_and_used_by_the_next_sync(demo, capsys):
+    config = load(demo)
+    assert config.matching.model_path(config) is None  # nothing trained yet: the built-in starting model
+    assert run_sync(str(demo), quiet=True) == 0
+    assert main(["train", "--config", str(demo)]) == 0
+    out = capsys.readouterr().out
+    path = config.state_dir / "models" / "matching_model.json"
+    assert str(path) in out and "the next sync uses it" in out
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert set(doc) == {"person", "house"}
+    for entity in ("person", "house"):
+        tr = doc[entity]["training"]
+        assert tr["candidate_pairs"] > 0 and tr["em_converged"] is True and tr["random_pairs"] > 0
+    assert config.matching.model_path(config) == path
+    assert run_sync(str(demo), quiet=True) == 0
