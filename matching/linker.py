@@ -12,6 +12,7 @@ import pandas as pd
 from matching.blocking import run_blocking
 from matching.clustering import cluster_pairs
 from matching.comparisons import comparison_columns, compute_gammas
+from matching.guards import missing_id_needs_household
 from matching.ids import assign_ids
 from matching.records import ID_COLUMN, ID_PREFIX, MATCH_COLUMNS, RECORD_ID, prepare_records
 from matching.scoring import score, weight_columns
@@ -69,6 +70,8 @@ def link(records: pd.DataFrame, entity: str = "person", settings: MatchSettings 
 
     pairs, report = run_blocking(prepared, rules, con=con)
     scored = score(compute_gammas(prepared, pairs, comps), model, comps, records=prepared)
+    if entity == "person":
+        scored = missing_id_needs_household(scored, settings.auto_match, settings.review)
     clusters = cluster_pairs(prepared, scored, settings.thresholds)
 
     id_col = ID_COLUMN[entity]
