@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from matching.blocking import _registered
+from matching.guards import GUARD_COLUMN, missing_id_needs_household
 from matching.comparisons import comparison_columns, compute_gammas
 from matching.records import MATCH_COLUMNS, RECORD_ID, prepare_records
 from matching.settings import MatchSettings
@@ -171,7 +172,10 @@ def explain_pair(left: Mapping | pd.Series, right: Mapping | pd.Series, entity: 
         raise ValueError(f"record(s) {missing} are not in the records given")
     a, b = sorted(ids)
     gammas = compute_gammas(prepared, pd.DataFrame({"l_id": [a], "r_id": [b]}), comps)
-    row = score(gammas, model, comps, records=prepared if records is not None else None).iloc[0]
+    scored = score(gammas, model, comps, records=prepared if records is not None else None)
+    if entity == "person":  # the same decision guard as link()
+        scored = missing_id_needs_household(scored, settings.auto_match, settings.review)
+    row = scored.iloc[0]
     by_id = prepared.set_index(RECORD_ID)
     group_of = {c: g.name for g in model.groups for c in g.comparisons}
     steps = []
@@ -196,7 +200,10 @@ def explain_pair(left: Mapping | pd.Series, right: Mapping | pd.Series, entity: 
     p = float(row["match_probability"])
     return Explanation(
         entity, l_id, r_id, model.version, model.trained_by, model.prior, model.prior_weight, tuple(steps),
-        tuple(groups), float(row["match_weight"]), p, _decision(p, settings), settings.auto_match,
+        tuple(groups), float(row["match_weight"]), p,
+        _decision(p, settings) + (f" (capped by guard {row[GUARD_COLUMN]}: no ID on one side and no household "
+                                  f"evidence)" if isinstance(row.get(GUARD_COLUMN), str) else ""),
+        settings.auto_match,
         settings.review, _rule_checks(prepared, l_id, r_id, rules, records is not None))
 
 
