@@ -19,8 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from matching.records import RECORD_ID
 
@@ -65,15 +67,46 @@ class BlockingRule:
         text = " ".join(self.keys)
         return [c for c in available if re.search(rf"\b{re.escape(c)}\b", text)]
 
-    def keyed_sql(self, table: str = INPUT_VIEW) -> str:
-        """One row per (record, key tuple) with a usable key, and the size of its block."""
+    def distinct_keys_sql(self, table: str = INPUT_VIEW) -> str:
+        """One row per (record `id`, key tuple `k0`, `k1`, …) with a usable key."""
         cols = ", ".join(f"{k} AS k{i}" for i, k in enumerate(self.keys))
         names = [f"k{i}" for i in range(len(self.keys))]
         usable = " AND ".join(f"NOT {unusable_key_sql(k)}" for k in names)
-        part = ", ".join(names)
-        return (f"SELECT *, count(*) OVER (PARTITION BY {part}) AS block_n FROM ("
-                f"SELECT DISTINCT {RECORD_ID} AS id, {part} FROM "
-                f"(SELECT {RECORD_ID}, {cols} FROM {table}) WHERE {usable})")
+        return (f"SELECT DISTINCT {RECORD_ID} AS id, {', '.join(names)} FROM "
+                f"(SELECT {RECORD_ID}, {cols} FROM {table}) WHERE {usable}")
+
+    def keyed_sql(self, table: str = INPUT_VIEW) -> str:
+        """One row per (record, key tuple) with a usable key, and the size of its block."""
+        part = ", ".join(f"k{i}" for i in range(len(self.keys)))
+        return f"SELECT *, count(*) OVER (PARTITION BY {part}) AS block_n FROM ({self.distinct_keys_sql(table)})"
+
+    def shared_blocks_sql(self, keys_table: str) -> str:
+        """Blocks of two or more records (`k…`, `n`) from a table of `distinct_keys_sql` rows: a
+        hash aggregate, so the many single-record keys (one-wrong-digit keys) are never sorted."""
+        part = ", ".join(f"k{i}" for i in range(len(self.keys)))
+        return f"SELECT {part}, count(*) AS n FROM {keys_table} GROUP BY {part} HAVING count(*) >= 2"
+
+    def staged_pairs_sql(self, keys_table: str, blocks_table: str) -> str:
+        """`pairs_sql` from the materialised `distinct_keys_sql` and `shared_blocks_sql` tables."""
+        ks = range(len(self.keys))
+        semi = " AND ".join(f"d.k{i} = b.k{i}" for i in ks)
+        kept = (f"SELECT d.* FROM {keys_table} d SEMI JOIN {blocks_table} b ON {semi} "
+                f"AND b.n <= {self.max_block}")
+        on = " AND ".join(f"l.k{i} = r.k{i}" for i in ks)
+        return (f"WITH kept AS ({kept}) SELECT DISTINCT l.id AS l_id, r.id AS r_id FROM kept l "
+                f"JOIN kept r ON {on} AND l.id < r.id")
+
+    def staged_stats_sql(self, keys_table: str, blocks_table: str, top: int = 3) -> str:
+        """`block_stats_sql` from the materialised tables (same columns and values; the largest
+        blocks listed are the same sizes, ties broken by key so the report is deterministic)."""
+        label = " || ' | ' || ".join(f"CAST(k{i} AS VARCHAR)" for i in range(len(self.keys)))
+        m = self.max_block
+        return (f"SELECT count(*) AS blocks, count(*) FILTER (WHERE n > {m}) AS skipped_blocks, "
+                f"coalesce(sum(n) FILTER (WHERE n > {m}), 0) AS skipped_records, "
+                f"coalesce(max(n), (SELECT least(count(*), 1) FROM (SELECT 1 FROM {keys_table} LIMIT 1))) "
+                f"AS largest_block, "
+                f"(SELECT list(b) FROM (SELECT {label} || ' (' || n || ')' AS b FROM {blocks_table} "
+                f"ORDER BY n DESC, b LIMIT {top})) AS largest_blocks FROM {blocks_table}")
 
     def pairs_sql(self, table: str = INPUT_VIEW) -> str:
         """Distinct `(l_id, r_id)` with `l_id < r_id` sharing all keys, oversize blocks left out."""
@@ -156,17 +189,31 @@ def candidate_pairs_sql(rules: tuple[BlockingRule, ...] | list[BlockingRule], ta
             f"FROM ({rule_pairs_sql(rules, table)}) GROUP BY l_id, r_id ORDER BY l_id, r_id")
 
 
+def id_ranks(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(`record_id`s in DuckDB/Python string order, each record's rank in it). Ranks compare like
+    the ids (`l_id < r_id`, ORDER BY), so the SQL can join and sort int32 instead of text."""
+    ids = pa.array(records[RECORD_ID].to_numpy(dtype=object), type=pa.string())
+    order = pc.sort_indices(ids).to_numpy()               # binary (code point) order, as VARCHAR
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return records[RECORD_ID].to_numpy(dtype=object)[order], rank
+
+
 @contextmanager
-def _registered(con: duckdb.DuckDBPyConnection | None, records: pd.DataFrame):
+def _registered(con: duckdb.DuckDBPyConnection | None, records: pd.DataFrame,
+                rank: np.ndarray | None = None):
     """`records` registered on `con` (or on a new in-memory connection, closed afterwards) as an
     Arrow table with every text column typed string (a pandas object column would have its type
-    guessed from a sample, wrong for a mostly-null one), and the blocking view over it."""
+    guessed from a sample, wrong for a mostly-null one), and the blocking view over it. With
+    `rank` (see `id_ranks`) the view's `record_id` is that int32 rank instead of the text id."""
     own = con is None
     con = duckdb.connect() if own else con
     table = f"__gb_records_{uuid.uuid4().hex[:8]}"
     columns = [c for c in records.columns if c != RECORD_ID and records[c].dtype == object]
-    con.register(table, pa.table({c: pa.array(records[c].to_numpy(dtype=object), type=pa.string())
-                                  for c in [RECORD_ID, *columns]}))
+    ids = (pa.array(rank, type=pa.int32()) if rank is not None
+           else pa.array(records[RECORD_ID].to_numpy(dtype=object), type=pa.string()))
+    con.register(table, pa.table({RECORD_ID: ids, **{c: pa.array(records[c].to_numpy(dtype=object), type=pa.string())
+                                                     for c in columns}}))
     try:
         con.execute(input_view_sql(table, columns))
         yield con
@@ -179,21 +226,35 @@ def _registered(con: duckdb.DuckDBPyConnection | None, records: pd.DataFrame):
 
 def run_blocking(records: pd.DataFrame, rules=None, entity: str = "person",
                  con: duckdb.DuckDBPyConnection | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Candidate pairs and the blocking report in one pass: every rule's pairs are materialised
-    once in a temp table, then de-duplicated and counted from it."""
+    """Candidate pairs and the blocking report in one pass: per rule, its distinct keys and its
+    shared blocks are materialised once and give both its pairs and its block statistics; every
+    rule's pairs go to one temp table, then are de-duplicated and counted from it."""
     rules = tuple(rules or DEFAULT_RULES[entity])
     _check_names(rules)
-    tmp = f"__gb_rule_pairs_{uuid.uuid4().hex[:8]}"
-    with _registered(con, records) as c:
-        c.execute(f"CREATE TEMP TABLE {tmp} AS {rule_pairs_sql(rules)}")
+    tag = uuid.uuid4().hex[:8]
+    tmp = f"__gb_rule_pairs_{tag}"
+    keys_t, blocks_t = f"__gb_keys_{tag}", f"__gb_blocks_{tag}"
+    sorted_ids, rank = id_ranks(records)
+    with _registered(con, records, rank) as c:
         try:
-            pairs = c.sql(f"SELECT l_id, r_id, {_rule_name_sql(rules, 'min(rule_order)')} AS rule "
-                          f"FROM {tmp} GROUP BY l_id, r_id ORDER BY l_id, r_id").df()
+            c.execute(f"CREATE TEMP TABLE {tmp} (l_id INTEGER, r_id INTEGER, rule_order INTEGER)")
+            stats = []
+            for i, r in enumerate(rules):         # each rule's keys materialised once, for pairs and stats
+                c.execute(f"CREATE OR REPLACE TEMP TABLE {keys_t} AS {r.distinct_keys_sql()}")
+                c.execute(f"CREATE OR REPLACE TEMP TABLE {blocks_t} AS {r.shared_blocks_sql(keys_t)}")
+                c.execute(f"INSERT INTO {tmp} SELECT l_id, r_id, {i} FROM ({r.staged_pairs_sql(keys_t, blocks_t)})")
+                stats.append(c.sql(r.staged_stats_sql(keys_t, blocks_t)).df())
+            ranked = c.sql(f"SELECT l_id, r_id, min(rule_order) AS rule_order "
+                           f"FROM {tmp} GROUP BY l_id, r_id ORDER BY l_id, r_id").fetchnumpy()
             counts = dict(c.sql(f"SELECT rule_order, count(*) FROM {tmp} GROUP BY rule_order").fetchall())
-            stats = c.sql(" UNION ALL ".join(f"SELECT {i} AS rule_order, * FROM ({r.block_stats_sql()})"
-                                             for i, r in enumerate(rules)) + " ORDER BY rule_order").df()
         finally:
-            c.execute(f"DROP TABLE IF EXISTS {tmp}")
+            for t in (tmp, keys_t, blocks_t):
+                c.execute(f"DROP TABLE IF EXISTS {t}")
+    stats = pd.concat(stats, ignore_index=True)
+    names = np.array([r.name for r in rules], dtype=object)
+    pairs = pd.DataFrame({"l_id": sorted_ids[np.asarray(ranked["l_id"], dtype=np.int64)],
+                          "r_id": sorted_ids[np.asarray(ranked["r_id"], dtype=np.int64)],
+                          "rule": names[np.asarray(ranked["rule_order"], dtype=np.int64)]})
     first = pairs["rule"].value_counts()
     report = pd.DataFrame({"rule": [r.name for r in rules], "keys": [" + ".join(r.keys) for r in rules],
                            "max_block": [r.max_block for r in rules],
@@ -201,7 +262,8 @@ def run_blocking(records: pd.DataFrame, rules=None, entity: str = "person",
                            "new_pairs": [int(first.get(r.name, 0)) for r in rules]})
     for col in ("blocks", "skipped_blocks", "skipped_records", "largest_block"):
         report[col] = stats[col].astype("int64").to_numpy()
-    report["largest_blocks"] = [[] if v is None or v is pd.NA else list(v) for v in stats["largest_blocks"]]
+    report["largest_blocks"] = [list(v) if isinstance(v, (list, tuple, np.ndarray)) else []
+                                for v in stats["largest_blocks"]]
     return pairs, report
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from matching._graph import connected_components, greedy_one_to_one
 from matching.records import RECORD_ID
@@ -56,7 +58,7 @@ def cluster_pairs(records: pd.DataFrame, scored: pd.DataFrame,
     ids = records[RECORD_ID].to_numpy(dtype=object)
     src = records["source"].to_numpy(dtype=object)
     n = len(ids)
-    by_id = np.argsort(ids.astype(str), kind="stable")
+    by_id = pc.sort_indices(pa.array(ids, type=pa.string())).to_numpy()   # ids are unique: a strict order
     id_rank = np.empty(n, dtype=np.int64)
     id_rank[by_id] = np.arange(n)
     index = pd.Index(ids)
@@ -99,7 +101,7 @@ def cluster_pairs(records: pd.DataFrame, scored: pd.DataFrame,
                             "match_probability": link_p, "match_rule": link_rule})
 
     links = scored.iloc[kept].assign(link=np.where(same[kept], "duplicate", "cross"))
-    open_pair = (p >= thresholds.review) & (cluster[l] != cluster[r])
+    open_pair = (p >= thresholds.review) & (comp[l] != comp[r])     # one label per component
     review = scored[open_pair].assign(
         reason=np.where(guarded[open_pair], "one_to_one_guard", "review_band"))
     return Clusters(members, links.reset_index(drop=True), review.reset_index(drop=True))

@@ -45,15 +45,40 @@ class PairSides:
     def right(self, col: str) -> np.ndarray:
         return self._get(("r", col), lambda: self.records[col].to_numpy()[self.r_pos])
 
+    def codes(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """Left and right value codes (`pd.factorize` of the record column: equal codes are equal
+        values, -1 is missing), so equality and presence are int comparisons, not text ones."""
+        def side(pos):
+            codes = self._get(("codes", col), lambda: pd.factorize(
+                self.records[col].to_numpy(dtype=object), use_na_sentinel=True)[0])
+            return codes[pos]
+        return (self._get(("lc", col), lambda: side(self.l_pos)),
+                self._get(("rc", col), lambda: side(self.r_pos)))
+
     def present(self, col: str) -> Mask:
         """Both sides have a value."""
-        return self._get(("present", col), lambda: ~(pd.isna(self.left(col)) | pd.isna(self.right(col))))
+        def make():
+            lc, rc = self.codes(col)
+            return (lc >= 0) & (rc >= 0)
+        return self._get(("present", col), make)
+
+    def same(self, col: str) -> Mask:
+        """Both sides have a value and the values are equal (`equal(left, right)`)."""
+        def make():
+            lc, rc = self.codes(col)
+            return (lc == rc) & (lc >= 0)
+        return self._get(("same", col), make)
 
     def derived(self, col: str, name: str, fn: Callable[[pd.Series], pd.Series]) -> tuple[np.ndarray, np.ndarray]:
-        """`fn` applied to the record column once, then spread to both sides of every pair."""
+        """`fn` applied once per distinct value of the record column (missing values give None),
+        then spread to both sides of every pair."""
+        def per_record() -> np.ndarray:
+            codes, uniques = pd.factorize(self.records[col].to_numpy(dtype=object), use_na_sentinel=True)
+            values = np.append(fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object), None)
+            return values[codes]                  # code -1 (missing) picks the appended None
+
         def side(pos):
-            values = self._get(("rec", col, name), lambda: fn(self.records[col]).to_numpy(dtype=object))
-            return values[pos]
+            return self._get(("rec", col, name), per_record)[pos]
         return (self._get(("l", col, name), lambda: side(self.l_pos)),
                 self._get(("r", col, name), lambda: side(self.r_pos)))
 
@@ -81,7 +106,7 @@ class Level:
 # --- level library -------------------------------------------------------------------------------
 
 def exact(col: str, label: str = "exact") -> Level:
-    return Level(label, lambda s: equal(s.left(col), s.right(col)) & s.present(col), f"{col} equal")
+    return Level(label, lambda s: s.same(col), f"{col} equal")
 
 
 def similarity_at_least(col: str, threshold: float, scorer=JaroWinkler.normalized_similarity,
@@ -241,7 +266,7 @@ _ROOM = ("compound", "building", "unit", "room")
 def _same_room(s: PairSides) -> Mask:
     out = np.ones(len(s), dtype=bool)
     for c in _ROOM:
-        out &= equal(s.left(c), s.right(c))
+        out &= s.same(c)
     return out
 
 
