@@ -45,6 +45,18 @@ def is_placeholder(s: pd.Series) -> pd.Series:
 
 
 def _text(values: pd.Series, placeholders: bool = True) -> np.ndarray:
+    """Cleaned text per row, computed once per distinct value (records repeat names, dates, codes)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) > 0.8 * len(values) or any(isinstance(u, str) and "\x00" in u for u in uniques):
+        return _text_rows(values, placeholders)  # mostly distinct (keys), or NUL texts pandas would merge
+    cleaned = _text_rows(pd.Series(np.asarray(uniques, dtype=object), dtype=object), placeholders)
+    out = np.full(len(values), None, dtype=object)
+    hit = codes >= 0
+    out[hit] = cleaned[codes[hit]]
+    return out
+
+
+def _text_rows(values: pd.Series, placeholders: bool = True) -> np.ndarray:
     s = values.astype("string").str.strip()
     s = s.mask(s.isna() | (is_placeholder(s).fillna(True) if placeholders else (s == "")))
     return s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
