@@ -21,6 +21,8 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, OSA
 
+from schemas.normalise import factorize_text
+
 Mask = np.ndarray
 
 
@@ -49,8 +51,7 @@ class PairSides:
         """Left and right value codes (`pd.factorize` of the record column: equal codes are equal
         values, -1 is missing), so equality and presence are int comparisons, not text ones."""
         def side(pos):
-            codes = self._get(("codes", col), lambda: pd.factorize(
-                self.records[col].to_numpy(dtype=object), use_na_sentinel=True)[0])
+            codes = self._get(("codes", col), lambda: factorize_text(self.records[col])[0])
             return codes[pos]
         return (self._get(("lc", col), lambda: side(self.l_pos)),
                 self._get(("rc", col), lambda: side(self.r_pos)))
@@ -73,7 +74,7 @@ class PairSides:
         """`fn` applied once per distinct value of the record column (missing values give None),
         then spread to both sides of every pair."""
         def per_record() -> np.ndarray:
-            codes, uniques = pd.factorize(self.records[col].to_numpy(dtype=object), use_na_sentinel=True)
+            codes, uniques = factorize_text(self.records[col])
             values = np.append(fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object), None)
             return values[codes]                  # code -1 (missing) picks the appended None
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from schemas.normalise import factorize_text
+
 RECORD_ID = "record_id"
 
 # Columns read by the default blocking rules and comparisons, per entity.
@@ -46,10 +48,10 @@ def is_placeholder(s: pd.Series) -> pd.Series:
 
 def _text(values: pd.Series, placeholders: bool = True) -> np.ndarray:
     """Cleaned text per row, computed once per distinct value (records repeat names, dates, codes)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if len(uniques) > 0.8 * len(values) or any(isinstance(u, str) and "\x00" in u for u in uniques):
-        return _text_rows(values, placeholders)  # mostly distinct (keys), or NUL texts pandas would merge
-    cleaned = _text_rows(pd.Series(np.asarray(uniques, dtype=object), dtype=object), placeholders)
+    codes, uniques = factorize_text(values)
+    if len(uniques) > 0.8 * len(values):
+        return _text_rows(values, placeholders)  # mostly distinct (keys): nothing to share
+    cleaned = _text_rows(pd.Series(uniques, dtype=object), placeholders)
     out = np.full(len(values), None, dtype=object)
     hit = codes >= 0
     out[hit] = cleaned[codes[hit]]

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from ._addr_levels import admin_prefix, compound_key, lower_levels, upper_levels
 from ._addr_text import clean, heads, mask_digits
 from ._house import parse_tails
-from ._text import as_text
+from ._text import as_text, factorize_text
 
 if TYPE_CHECKING:
     from .gazetteer import Gazetteer
@@ -34,18 +34,9 @@ ADDRESS_COLUMNS = ["province", "city", "district", "street_office", "community",
 BELOW_COUNTY = ADDRESS_COLUMNS[3:-1]
 
 
-def factorize(keys) -> tuple[np.ndarray, list]:
-    """(codes, distinct keys in first-seen order); None gets code -1. A dict, not pd.factorize:
-    pandas' string hash table treats texts that differ only after a NUL character as equal."""
-    index: dict = {}
-    codes = np.fromiter((-1 if k is None else index.setdefault(k, len(index)) for k in keys),
-                        dtype=np.int64, count=len(keys))
-    return codes, list(index)
-
-
 def _per_distinct(keys: list[str], fn) -> list:
     """`fn(key)` once per distinct key, in row order."""
-    codes, uniq = factorize(keys)
+    codes, uniq = factorize_text(keys)
     res = [fn(k) for k in uniq]
     return [res[c] for c in codes]
 
@@ -183,8 +174,8 @@ def parse_address(s, gazetteer: Gazetteer | None = None) -> pd.DataFrame:
     unambiguous; without it the parse uses the suffix rules only.
     """
     s = as_text(s)
-    codes, uniq = factorize(s.tolist())
+    codes, uniq = factorize_text(s)
     table = np.full((len(uniq) + 1, len(ADDRESS_COLUMNS)), None, dtype=object)
-    if uniq:
+    if len(uniq):
         table[:-1] = _parse_unique(pd.Series(uniq, dtype=object), gazetteer).to_numpy(dtype=object)
     return pd.DataFrame(table[codes], index=s.index, columns=ADDRESS_COLUMNS)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import _addr_scan
 from ._addr_levels import ESTATE_SUFFIXES, ROAD_TYPES, compound_key
-from ._text import as_text
+from ._text import as_text, factorize_text
 
 FORMAT = "gridbridge.gazetteer/1"
 LEVELS = ("township", "community", "road", "compound")
@@ -129,14 +129,14 @@ def learn_gazetteer(addresses, parsed: pd.DataFrame | None = None,
     all read as themselves. min_suffix_names: distinct estates a word must end (leaving 2+
     characters) to be learned as a generic estate suffix.
     """
-    from .addresses import ADDRESS_COLUMNS, factorize, parse_address
+    from .addresses import ADDRESS_COLUMNS, parse_address
 
     if parsed is not None:
         if len(parsed) != len(addresses) or set(ADDRESS_COLUMNS) - set(parsed.columns):
             raise ValueError("learn_gazetteer: parsed must be parse_address(addresses), row for row")
         p = parsed[ADDRESS_COLUMNS].reset_index(drop=True).assign(n=1)
     else:
-        codes, uniq = factorize(as_text(addresses).tolist())
+        codes, uniq = factorize_text(as_text(addresses))
         p = parse_address(pd.Series(uniq, dtype=object))
         p["n"] = np.bincount(codes[codes >= 0], minlength=len(uniq))
     names: dict[str, dict[str, dict]] = {}

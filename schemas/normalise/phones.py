@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._text import NULL_WORDS, as_series, as_text, full_match, nfkc_strip, none_if_na, truthy
+from ._text import NULL_WORDS, as_series, as_text, factorize_text, full_match, nfkc_strip, none_if_na, truthy
 
 PHONE_COLUMNS = ["phone", "phone_kind", "phone_flags"]
 MAX_NUMBERS = 4            # numbers looked at in one field
@@ -139,7 +139,8 @@ def normalise_phone(s, area_code: str | pd.Series | None = None) -> pd.DataFrame
     if (~fast).any():
         rest, area = t[~fast], _area(area_code, idx)[~fast]
         # the rest once per distinct (text, area code) pair
-        codes, _ = pd.factorize(rest.fillna("\x01") + "\x00" + area.fillna(""))
+        rc, ac = factorize_text(rest)[0], factorize_text(area)[0]
+        codes, _ = pd.factorize((rc + 1) * (int(ac.max(initial=-1)) + 2) + (ac + 1))
         first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
         res = _slow(rest.iloc[first], area.iloc[first])
         out.loc[~fast] = res.to_numpy()[codes]

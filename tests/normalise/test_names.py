@@ -172,3 +172,11 @@ def test_names_differing_only_after_a_nul_character_stay_distinct():
     got = normalise_name(pd.Series(["张\x00三", "张\x00四", "张三", None]))
     assert [p.replace("\x00", " ") for p in got["name_pinyin"].iloc[:2]] == ["zhang san", "zhang si"]
     assert got["name"].iloc[3] is None
+
+
+def test_factorize_text_keeps_texts_that_differ_after_a_nul_apart():
+    from schemas.normalise import factorize_text
+    codes, uniques = factorize_text(pd.Series(["a\x00b", "a\x00c", None, "a\x00b"], dtype=object))
+    assert codes.tolist() == [0, 1, -1, 0] and uniques.tolist() == ["a\x00b", "a\x00c"]
+    codes, uniques = factorize_text(pd.Series(["x", None, "x", "y"], dtype=object))  # the usual, vectorised path
+    assert codes.tolist() == [0, -1, 0, 1] and uniques.tolist() == ["x", "y"]

@@ -195,3 +195,4 @@ def test_duplicate_index_labels_and_all_missing():
     assert out.index.equals(s.index)
     assert out["phone"].tolist() == ["+8613912345678", "+869522012345", None]
     assert normalise_phone(pd.Series([None, None])).to_numpy().tolist() == [[None, None, ""]] * 2
+
