@@ -6,6 +6,7 @@ standardised rows and the quarantine batch by batch, so a 1M-row source runs in 
 """
 
 import time
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -74,7 +75,6 @@ def standardise_file(raw: ParquetRef, source: str, entity: str, ent, out_dir, lo
 
     Key duplicates are judged over the whole extract (first occurrence wins), so batching changes nothing.
     Returns both files and the counts {extracted, loaded, quarantined, by_reason}."""
-    from pathlib import Path
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stg_cols = ["source", *FIELDS[entity], *DERIVED[entity]]

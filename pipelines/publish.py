@@ -35,14 +35,14 @@ def landed_rows(state_dir, run_id: str) -> dict[tuple[str, str], int]:
 
 
 def run_counts(golden_person, person_links, person_review, person_conflicts, house_links, house_conflicts,
-               quarantines: dict[str, pd.DataFrame], extracted: dict[tuple[str, str], int] | None = None) -> dict:
+               quarantines: dict[str, pd.DataFrame], extracted: dict[tuple[str, str], int]) -> dict:
     """Per-stage counts for the run log. `extracted` (from the landing) must equal loaded + quarantined for
     every source × entity, where loaded is counted in the xref the warehouse gets: else RowAccountingError."""
     counts: dict = {"sources": {}}
     for (source, entity), q in quarantines.items():
         links = person_links if entity == "person" else house_links
         loaded = int((links["source"] == source).sum()) if len(links) else 0
-        got = loaded + len(q) if extracted is None else extracted[(source, entity)]
+        got = extracted[(source, entity)]
         if got != loaded + len(q):
             raise RowAccountingError(f"{source}.{entity}: {got} rows extracted but {loaded} loaded + {len(q)} "
                                      f"quarantined = {loaded + len(q)}; nothing published")

@@ -25,6 +25,7 @@ def test_trained_model_is_saved_for_both_entities_and_used_by_the_next_sync(demo
     config = load(demo)
     assert config.matching.model_path(config) is None  # nothing trained yet: the built-in starting model
     assert run_sync(str(demo), quiet=True) == 0
+    before = _probabilities(config)
     assert main(["train", "--config", str(demo)]) == 0
     out = capsys.readouterr().out
     path = config.state_dir / "models" / "matching_model.json"
@@ -36,3 +37,13 @@ def test_trained_model_is_saved_for_both_entities_and_used_by_the_next_sync(demo
         assert tr["candidate_pairs"] > 0 and tr["em_converged"] is True and tr["random_pairs"] > 0
     assert config.matching.model_path(config) == path
     assert run_sync(str(demo), quiet=True) == 0
+    after = _probabilities(config)
+    # the same records scored by another model: the sync really used the trained file
+    assert len(after) == len(before) and not after.equals(before)
+
+
+def _probabilities(config):
+    import duckdb
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
+        return con.execute("SELECT source, source_key, match_probability FROM person_xref "
+                           "ORDER BY source, source_key").df()["match_probability"].round(9)
