@@ -1,8 +1,6 @@
 """The whole sync path on demo sources: accounting, conflicts vs truth, quarantine, gates, stable ids."""
 import json
-import shutil
 import sqlite3
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -10,8 +8,8 @@ import pytest
 import yaml
 
 from pipelines.cli import main, run_sync
-from pipelines.demo import generate
 from warehouse.state import State
+from tests.demos import synced_demo
 
 pytestmark = pytest.mark.slow
 PERSONS = 400
@@ -20,14 +18,9 @@ SOURCE_TABLES = {("police", "person"): "实有人口", ("police", "house"): "实
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, demo_template):
+def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    shutil.copyfile(demo_template, root / "gridbridge.yaml")
-    paths = generate(root / "demo", persons=PERSONS, seed=7)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("DAGSTER_HOME", raising=False)  # ephemeral Dagster instance for the module
-        code = run_sync(str(root / "gridbridge.yaml"), quiet=True)
-    assert code == 0, State(root / "warehouse").runs().to_dict("records")
+    paths = synced_demo(root, PERSONS, seed=7)
     con = duckdb.connect(str(root / "warehouse" / "gridbridge.duckdb"), read_only=True)
     yield root, paths, con
     con.close()

@@ -1,27 +1,22 @@
 """`gridbridge explain` after a small demo sync: a matched pair, an ID-typo pair, a non-pair, bad keys."""
 import re
-import shutil
 import sqlite3
 
 import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.cli import main, run_sync
-from pipelines.demo import generate
+from pipelines.cli import main
+from tests.demos import synced_demo
 
 pytestmark = pytest.mark.slow
 PERSONS = 300
 
 
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory, demo_template):
+def synced(tmp_path_factory):
     root = tmp_path_factory.mktemp("explain")
-    shutil.copyfile(demo_template, root / "gridbridge.yaml")
-    paths = generate(root / "demo", persons=PERSONS, seed=11)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("DAGSTER_HOME", raising=False)
-        assert run_sync(str(root / "gridbridge.yaml"), quiet=True) == 0
+    paths = synced_demo(root, PERSONS, seed=11)
     with duckdb.connect(str(root / "warehouse" / "gridbridge.duckdb"), read_only=True) as con:
         xref = con.execute("SELECT source, source_key, person_id, match_probability FROM person_xref").df()
     with sqlite3.connect(paths.truth_db) as t:

@@ -1,6 +1,4 @@
 """Streaming extract + standardise: batching changes nothing, and no row can vanish on the way to publish."""
-import shutil
-import sqlite3
 
 import pandas as pd
 import pyarrow as pa
@@ -10,11 +8,11 @@ import pytest
 from connectors.landing import land
 from pipelines import ingest
 from pipelines.cli import run_sync
-from pipelines.demo import generate
 from pipelines.parquetref import FrameWriter, ParquetRef
 from schemas import config as cfgmod
 from schemas.standardise import MappingError, standardise
 from warehouse.state import State
+from tests.demos import demo_sources
 
 ENT = {"key": "人员编号", "columns": {"name": "姓名", "id_number": "身份证号", "birth_date": "出生日期"}}
 
@@ -88,9 +86,8 @@ def test_frame_writer_keeps_one_schema_when_first_batch_is_all_null(tmp_path):
 
 
 @pytest.fixture
-def small_demo(tmp_path, demo_template):
-    shutil.copyfile(demo_template, tmp_path / "gridbridge.yaml")
-    generate(tmp_path / "demo", persons=120, seed=3)
+def small_demo(tmp_path):
+    demo_sources(tmp_path, persons=120, seed=3)
     return tmp_path
 
 

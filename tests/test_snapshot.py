@@ -1,5 +1,4 @@
 """Incremental extracts: rows changed since the last good run's watermark, merged into its snapshot."""
-import shutil
 import sqlite3
 
 import duckdb
@@ -9,8 +8,8 @@ import pytest
 
 from pipelines import snapshot
 from pipelines.cli import run_sync
-from pipelines.demo import generate
 from warehouse.state import State
+from tests.demos import demo_sources
 
 
 def _write(path, rows):
@@ -49,10 +48,8 @@ def test_watermark_understands_other_spellings_and_missing_column(tmp_path):
 
 
 @pytest.fixture
-def demo(tmp_path, demo_template):
-    shutil.copyfile(demo_template, tmp_path / "gridbridge.yaml")
-    paths = generate(tmp_path / "demo", persons=150, seed=11)
-    return tmp_path, paths
+def demo(tmp_path):
+    return tmp_path, demo_sources(tmp_path, persons=150, seed=11)
 
 
 def _landed(root, run_id, name="police_person"):

@@ -1,18 +1,16 @@
 """`gridbridge train`: a model learned from the last sync's records, saved where the next sync finds it."""
 import json
-import shutil
 
 import pytest
 
 from pipelines.cli import main, run_sync
-from pipelines.demo import generate
 from schemas.config import load
+from tests.demos import demo_sources
 
 
 @pytest.fixture
-def demo(tmp_path, demo_template):
-    shutil.copyfile(demo_template, tmp_path / "gridbridge.yaml")
-    generate(tmp_path / "demo", persons=300, seed=21)
+def demo(tmp_path):
+    demo_sources(tmp_path, persons=300, seed=21)
     return tmp_path / "gridbridge.yaml"
 
 
