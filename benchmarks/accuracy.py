@@ -1,6 +1,7 @@
 """Accuracy against the demo generator's truth: links (cross-system and within-source) and conflicts.
 
     .venv/bin/python -m benchmarks.accuracy --persons 2000 10000
+    .venv/bin/python -m benchmarks.accuracy --persons 10000 --trained    # after `gridbridge train`
 
 Pairwise precision/recall over loaded records (quarantined rows are excluded from both sides), and
 conflict precision/recall per field (a conflict is right when the generator injected a true difference
@@ -29,6 +30,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.cli import execute_sync
+from pipelines.cli import main as cli_main
 from pipelines.demo import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,13 +103,20 @@ def _person_cases(con, truth: dict, persons: int) -> list[dict]:
     return rows
 
 
-def score(persons: int, keep: bool = False) -> list[dict]:
+def score(persons: int, keep: bool = False, trained: bool = False) -> list[dict]:
     root = Path(tempfile.mkdtemp(prefix=f"gb_acc_{persons}_"))
     try:
         shutil.copyfile(REPO / "gridbridge.yaml", root / "gridbridge.yaml")
         paths = generate(root / "demo", persons=persons)
-        _, _, result = execute_sync(str(root / "gridbridge.yaml"), instance=dg.DagsterInstance.ephemeral())
+        config = str(root / "gridbridge.yaml")
+        _, _, result = execute_sync(config, instance=dg.DagsterInstance.ephemeral())
         assert result.success
+        if trained:     # what an operator does: sync, `gridbridge train`, and the next sync scores with it
+            t0 = time.perf_counter()
+            assert cli_main(["train", "--config", config]) == 0
+            print(f"{persons} persons: trained in {time.perf_counter() - t0:.0f} s", flush=True)
+            _, _, result = execute_sync(config, instance=dg.DagsterInstance.ephemeral())
+            assert result.success
         con = duckdb.connect(str(root / "warehouse" / "gridbridge.duckdb"), read_only=True)
         with sqlite3.connect(paths.truth_db) as t:
             truth = {n: pd.read_sql_query(f"SELECT * FROM {n}", t)
@@ -149,11 +158,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, nargs="+", default=[2000])
     ap.add_argument("--keep", action="store_true", help="keep each run's folder (to run `gridbridge explain` on it)")
+    ap.add_argument("--trained", action="store_true",
+                    help="score the second sync, after `gridbridge train` on the first (default: the built-in model)")
     args = ap.parse_args()
     rows = []
+    print(f"model: {'trained on the first sync (EM)' if args.trained else 'built-in starting model'}")
     for n in args.persons:
         t0 = time.perf_counter()
-        rows += score(n, args.keep)
+        rows += score(n, args.keep, args.trained)
         print(f"{n} persons: demo + sync + scoring in {time.perf_counter() - t0:.0f} s", flush=True)
     print(f"\n{'persons':>8}  {'what':<36}{'true':>7}{'pred':>7}{'precision':>11}{'recall':>9}{'F1':>8}")
     for r in rows:

@@ -267,6 +267,22 @@ def run_blocking(records: pd.DataFrame, rules=None, entity: str = "person",
     return pairs, report
 
 
+def shared_blocks(records: pd.DataFrame, l_id: str, r_id: str, rules) -> list[list[int]]:
+    """Per rule, the sizes (over all of `records`) of the blocks that hold both records; an empty
+    list where the rule does not pair them. The pair is compared by a rule when one of its sizes
+    is at most the rule's `max_block`. Answers "why was this pair (not) compared?"."""
+    out = []
+    with _registered(None, records) as con:
+        for rule in rules:
+            names = ", ".join(f"k{i}" for i in range(len(rule.keys)))
+            rows = con.execute(f"SELECT id, {names}, block_n FROM ({rule.keyed_sql()}) WHERE id IN (?, ?)",
+                               [l_id, r_id]).fetchall()
+            left = {tuple(r[1:-1]): int(r[-1]) for r in rows if r[0] == l_id}
+            right = {tuple(r[1:-1]) for r in rows if r[0] == r_id}
+            out.append(sorted(n for k, n in left.items() if k in right))
+    return out
+
+
 def candidate_pairs(records: pd.DataFrame, rules=None, entity: str = "person",
                     con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
     """Candidate pairs `(l_id, r_id, rule)` of prepared records (see `records.prepare_records`),

@@ -21,6 +21,7 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, OSA
 
+from matching.households import shared_members
 from schemas.normalise import factorize_text
 
 Mask = np.ndarray
@@ -200,6 +201,17 @@ def relative_difference_at_most(col: str, tolerance: float, label: str) -> Level
     return Level(label, test, f"{col} within {tolerance:.0%}")
 
 
+def household_co_member(house_col: str = "house_id", id_col: str = "id_number", label: str = "co_member") -> Level:
+    """Same matched house, and another resident of it has one ID number in both sources (see
+    `households`): the household is already known to be the same on both sides."""
+    def test(s: PairSides) -> Mask:
+        count, own = s._get(("households", house_col, id_col), lambda: shared_members(s.records, house_col, id_col))
+        lc, rc = s.codes(id_col)
+        other = count[s.l_pos] - own[s.l_pos] - (own[s.r_pos] & (lc != rc))
+        return s.same(house_col) & (other >= 1)
+    return Level(label, test, f"same {house_col}, and another resident's {id_col} is in both sources")
+
+
 ELSE = Level("else", lambda s: np.ones(len(s), dtype=bool), "anything else")
 
 
@@ -208,12 +220,15 @@ ELSE = Level("else", lambda s: np.ones(len(s), dtype=bool), "anything else")
 @dataclass(frozen=True)
 class Comparison:
     """A named, graded comparison. `columns` are read; the pair is null (gamma -1) when any of
-    `null_columns` (default: the first column) is missing on either side."""
+    `null_columns` (default: the first column) is missing on either side — or, with
+    `null_if="none_shared"`, unless one of them is present on both sides (a house known by its room
+    columns only still compares on them)."""
     name: str
     columns: tuple[str, ...]
     levels: tuple[Level, ...]
     null_columns: tuple[str, ...] = ()
     description: str = ""
+    null_if: str = "any"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
@@ -223,6 +238,8 @@ class Comparison:
         labels = [lv.label for lv in self.levels]
         if len(set(labels)) != len(labels):
             raise ValueError(f"comparison {self.name!r} has repeated level labels {labels}")
+        if self.null_if not in ("any", "none_shared"):
+            raise ValueError(f"comparison {self.name!r}: null_if must be 'any' or 'none_shared'")
 
     @property
     def labels(self) -> dict[int, str]:
@@ -233,9 +250,14 @@ class Comparison:
     def gamma(self, sides: PairSides) -> np.ndarray:
         n = len(self.levels)
         out = np.full(len(sides), -1, dtype=np.int8)
-        todo = np.ones(len(sides), dtype=bool)
-        for c in self.null_columns:
-            todo &= sides.present(c)
+        if self.null_if == "any":
+            todo = np.ones(len(sides), dtype=bool)
+            for c in self.null_columns:
+                todo &= sides.present(c)
+        else:
+            todo = np.zeros(len(sides), dtype=bool)
+            for c in self.null_columns:
+                todo |= sides.present(c)
         for i, level in enumerate(self.levels):
             if not todo.any():
                 break
@@ -259,6 +281,8 @@ PERSON_COMPARISONS = (
     Comparison("phone", ("phone",), (exact("phone"),)),
     Comparison("address", ("address_key",), (
         exact("address_key"), leading_parts_equal("address_key", 2, "same_building"))),
+    Comparison("house", ("house_id", "id_number"), (
+        household_co_member(), exact("house_id", "same_house")), null_columns=("house_id",)),
 )
 
 _ROOM = ("compound", "building", "unit", "room")
@@ -271,9 +295,24 @@ def _same_room(s: PairSides) -> Mask:
     return out
 
 
+def _contradicts(s: PairSides, col: str) -> Mask:
+    return s.present(col) & ~s.same(col)
+
+
+def _compatible_locality(s: PairSides) -> Mask:
+    return ~_contradicts(s, "street") & ~_contradicts(s, "district")
+
+
 HOUSE_COMPARISONS = (
     Comparison("address", ("address_key", *_ROOM), (
-        exact("address_key"), Level("same_room", _same_room, "compound, building, unit, room equal"))),
+        exact("address_key"), Level("same_room", _same_room, "compound, building, unit, room equal")),
+        null_columns=("address_key", *_ROOM), null_if="none_shared"),
+    # one village or estate name in two townships or counties (前进村, 红星村): the key alone would merge them
+    Comparison("locality", ("street", "district"), (
+        Level("same_street", lambda s: s.same("street") & ~_contradicts(s, "district"),
+              "street (街道/乡镇) equal, district not different"),
+        Level("compatible", _compatible_locality, "neither street nor district differs")),
+        null_columns=("street", "district"), null_if="none_shared"),
     Comparison("owner_id", ("owner_id_number",), (exact("owner_id_number"), one_edit("owner_id_number"))),
     Comparison("owner_name", ("owner_name",), (exact("owner_name"),)),
     Comparison("owner_phone", ("owner_phone",), (exact("owner_phone"),)),

@@ -20,7 +20,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from matching.blocking import _registered
+from matching.blocking import shared_blocks
 from matching.guards import GUARD_COLUMN, missing_id_needs_household
 from matching.comparisons import comparison_columns, compute_gammas
 from matching.records import MATCH_COLUMNS, RECORD_ID, prepare_records
@@ -128,17 +128,10 @@ def _decision(p: float, settings: MatchSettings) -> str:
 def _rule_checks(prepared: pd.DataFrame, l_id: str, r_id: str, rules, full: bool) -> tuple[RuleCheck, ...]:
     """Keys of both records per rule (with block sizes over all of `prepared` when `full`)."""
     out = []
-    with _registered(None, prepared) as con:
-        for rule in rules:
-            names = ", ".join(f"k{i}" for i in range(len(rule.keys)))
-            rows = con.execute(f"SELECT id, {names}, block_n FROM ({rule.keyed_sql()}) WHERE id IN (?, ?)",
-                               [l_id, r_id]).fetchall()
-            left = {tuple(r[1:-1]): r[-1] for r in rows if r[0] == l_id}
-            right = {tuple(r[1:-1]) for r in rows if r[0] == r_id}
-            shared = [n for k, n in left.items() if k in right]
-            size = max(shared) if shared and full else None
-            compared = (any(n <= rule.max_block for n in shared) if full else None)
-            out.append(RuleCheck(rule.name, bool(shared), size, rule.max_block, compared))
+    for rule, sizes in zip(rules, shared_blocks(prepared, l_id, r_id, rules)):
+        size = max(sizes) if sizes and full else None
+        compared = any(n <= rule.max_block for n in sizes) if full else None
+        out.append(RuleCheck(rule.name, bool(sizes), size, rule.max_block, compared))
     return tuple(out)
 
 

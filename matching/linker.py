@@ -34,7 +34,8 @@ class LinkResult:
       (`review_band` / `one_to_one_guard`), `status` (`open`).
     * `blocking_report`: per blocking rule (see `blocking.blocking_report`).
     * `retired_ids`: old ids no longer used, with `merged_into`; `issued_max`: largest id number
-      issued (persist it); `model_version`.
+      issued (persist it); `model_version`, `model_fingerprint` (`Model.fingerprint`) of the
+      model that scored the pairs.
     """
     pairs: pd.DataFrame
     xref: pd.DataFrame
@@ -43,6 +44,7 @@ class LinkResult:
     retired_ids: pd.DataFrame
     issued_max: int
     model_version: int
+    model_fingerprint: str = ""
 
 
 def pair_id(l_id: str, r_id: str) -> str:
@@ -82,7 +84,8 @@ def link(records: pd.DataFrame, entity: str = "person", settings: MatchSettings 
             [["source", "source_key", id_col, "match_probability", "match_rule"]]
             .sort_values([id_col, "source", "source_key"], ignore_index=True))
     review = _review_frame(clusters.review, prepared, weight_columns(comps, model))
-    return LinkResult(scored, xref, review, report, ids.retired, ids.issued_max, model.version)
+    return LinkResult(scored, xref, review, report, ids.retired, ids.issued_max, model.version,
+                      model.fingerprint)
 
 
 def _review_frame(review: pd.DataFrame, prepared: pd.DataFrame, weights: list[str]) -> pd.DataFrame:

@@ -17,8 +17,8 @@ RECORD_ID = "record_id"
 # Columns read by the default blocking rules and comparisons, per entity.
 MATCH_COLUMNS = {
     "person": ("name", "name_key", "name_pinyin", "former_name", "sex", "ethnicity", "birth_date",
-               "id_number", "id_alias", "phone", "address_key"),
-    "house": ("address", "address_key", "compound", "building", "unit", "room", "owner_name",
+               "id_number", "id_alias", "phone", "address_key", "house_id"),
+    "house": ("address", "address_key", "street", "district", "compound", "building", "unit", "room", "owner_name",
               "owner_id_number", "owner_phone", "usage", "area"),
 }
 NUMERIC_COLUMNS = frozenset({"area"})

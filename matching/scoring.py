@@ -22,6 +22,7 @@ explanations, also alone in `tf_<comparison>`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -124,6 +125,12 @@ class Model:
             del d["training"]
         return d
 
+    @property
+    def fingerprint(self) -> str:
+        """12 hex digits of the SHA-1 of the model's canonical JSON: which numbers scored a run."""
+        text = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
     def save(self, path: str | Path) -> None:
         """Write this entity's model into `path`, keeping the other entities already there."""
         path = Path(path)
@@ -147,7 +154,8 @@ class Model:
         missing = [f"{c.name}.{lv.label}" for c in comparisons for lv in c.levels
                    if lv.label not in self.levels.get(c.name, {})]
         if missing:
-            raise ValueError(f"{self.entity} model {self.version} lacks m/u for {missing}")
+            raise ValueError(f"{self.entity} model {self.version} lacks m/u for {missing} (a model file "
+                             f"from before these comparisons existed: run `gridbridge train` again)")
         names = {c.name for c in comparisons}
         for g in self.groups:
             bad = (set(g.comparisons) | set(g.no_credit_when_else)) - names

@@ -29,25 +29,20 @@ def _fail(message: str) -> int:
 
 
 def cmd_explain(args) -> int:
-    import pandas as pd
-
     from matching import MatchSettings
     from matching.explain import explain_pair, render
     from pipelines import constants as C
+    from pipelines.train_cmd import stg_records
     from schemas.config import load
 
     config = load(args.config)
     work = config.state_dir / "work"
-    frames = {}
-    for source in ("police", "grid"):
-        path = work / f"{C.stg(source, args.entity)}.parquet"
-        if not path.exists():
-            return _fail(f"no standardised {source} {args.entity} data at {path}; run `gridbridge sync` first")
-        frames[source] = pd.read_parquet(path)
+    records = stg_records(config, args.entity)
+    if records is None:
+        return _fail(f"no standardised {args.entity} data under {work}; run `gridbridge sync` first")
     picked = {}
     for source, key in (("police", args.police), ("grid", args.grid)):
-        df = frames[source]
-        hit = df[df["source_key"].astype(str) == str(key)]
+        hit = records[(records["source"] == source) & (records["source_key"].astype(str) == str(key))]
         if hit.empty:
             return _fail(f"no {source} {args.entity} record with key {key!r} in the latest standardised data "
                          f"({work / (C.stg(source, args.entity) + '.parquet')})")
@@ -55,7 +50,6 @@ def cmd_explain(args) -> int:
     model_path = config.matching.model_path(config)          # the match stage's choice (pipelines/match.py)
     settings = MatchSettings(auto_match=config.matching.auto_match, review=config.matching.review,
                              model_path=model_path)
-    records = pd.concat([frames["police"], frames["grid"]], ignore_index=True)
     explanation = explain_pair(picked["police"], picked["grid"], args.entity, settings, records=records)
     print(f"model file: {model_path or 'built-in starting model'}")
     print(render(explanation))

@@ -6,25 +6,30 @@ import dagster as dg
 import pandas as pd
 
 from matching import MatchSettings, link
+from matching.context import with_run_context
 from pipelines import constants as C
 from pipelines.resources import GridbridgeConfig
 from warehouse.publish import read_table
 
 
 def _match_asset(entity: str) -> dg.AssetsDefinition:
+    ins = {"police": dg.AssetIn(C.stg("police", entity)), "grid": dg.AssetIn(C.stg("grid", entity))}
+    if entity == "person":          # person–house links are evidence for persons (matching/households.py)
+        ins["house_links"] = dg.AssetIn("house_links")
+
     @dg.multi_asset(
-        name=f"match_{entity}s", group_name=C.GROUP_MATCH,
-        ins={"police": dg.AssetIn(C.stg("police", entity)), "grid": dg.AssetIn(C.stg("grid", entity))},
+        name=f"match_{entity}s", group_name=C.GROUP_MATCH, ins=ins,
         outs={"links": dg.AssetOut(key=f"{entity}_links",
                                    description=f"source {entity} record → stable {entity}_id, with match probability"),
               "review": dg.AssetOut(key=f"{entity}_review",
                                     description="candidate pairs in the review band, for stewards")})
     def _match(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, police: pd.DataFrame,
-               grid: pd.DataFrame):
+               grid: pd.DataFrame, **evidence: pd.DataFrame):
         config = gridbridge.load()
         t0 = time.perf_counter()
         previous = read_table(config.warehouse_path, f"{entity}_xref")
         records = pd.concat([police, grid], ignore_index=True)
+        records = with_run_context(records, entity, evidence.get("house_links"))
         model_path = config.matching.model_path(config)
         settings = MatchSettings(auto_match=config.matching.auto_match, review=config.matching.review,
                                  model_path=model_path)
@@ -35,6 +40,9 @@ def _match_asset(entity: str) -> dg.AssetsDefinition:
         sizes = xref.groupby(id_col)["source"].agg(lambda s: (s == "police").sum() > 0 and (s == "grid").sum() > 0)
         context.add_output_metadata({"records": len(records), f"{entity}s": int(xref[id_col].nunique()),
                                      "in_both_systems": int(sizes.sum()),
+                                     "model": str(model_path or "built-in"),
+                                     "model_version": result.model_version,
+                                     "model_fingerprint": result.model_fingerprint,
                                      "seconds": round(time.perf_counter() - t0, 2)}, output_name="links")
         context.add_output_metadata({"pairs": len(result.review)}, output_name="review")
         return xref, result.review

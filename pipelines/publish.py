@@ -8,7 +8,7 @@ import pandas as pd
 
 from pipelines import constants as C
 from pipelines.resources import GridbridgeConfig
-from pipelines.runs import gate_results
+from pipelines.runs import gate_results, models_used
 from connectors.landing import prune
 from warehouse.publish import publish
 from warehouse.state import State, now
@@ -79,6 +79,7 @@ def warehouse(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, *
                             extracted=landed_rows(config.state_dir, run_id))
     except RowAccountingError as e:
         raise dg.Failure(f"row accounting: {e}") from None
+    counts["models"] = models_used(context.instance, run_id)
     started = context.instance.get_run_stats(run_id).start_time  # scheduled runs do not pass through the CLI
     state.record_run(run_id, status="publishing", stage="publish", counts=counts,
                      started_at=dt.datetime.fromtimestamp(started).isoformat(timespec="seconds") if started else None,

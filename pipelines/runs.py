@@ -21,6 +21,21 @@ def gate_results(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
     return out
 
 
+def models_used(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict]:
+    """Per entity, the matching model that scored the run (`model` path or `built-in`, `version`,
+    `fingerprint`), from the `<entity>_links` materializations of the run's event log."""
+    records = instance.get_records_for_run(run_id=run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    out = {}
+    for rec in records:
+        mat = rec.event_log_entry.dagster_event.event_specific_data.materialization
+        name = mat.asset_key.to_user_string()
+        md = {k: getattr(v, "value", v) for k, v in (mat.metadata or {}).items()}
+        if name.endswith("_links") and "model" in md:
+            out[name.removesuffix("_links")] = {"model": md["model"], "version": md.get("model_version"),
+                                                "fingerprint": md.get("model_fingerprint")}
+    return out
+
+
 # errors whose message is written for the operator (one line naming the source, entity, file or column)
 USER_ERRORS = {"SourceError", "MappingError", "ConfigError", "RowAccountingError"}
 

@@ -24,15 +24,19 @@ def add_parser(sub) -> None:
 
 
 def stg_records(config, entity: str):
-    """Both sources' standardised records of `entity` as the last sync kept them (None if there is none)."""
+    """Both sources' standardised records of `entity` as the last sync kept them (None if there is none);
+    with the run context the match stage gives them (`matching.context`)."""
     import pandas as pd
 
+    from matching.context import with_run_context
     from pipelines import constants as C
     work = config.state_dir / "work"
     paths = [work / f"{C.stg(s, entity)}.parquet" for s in ("police", "grid")]
     if not all(p.exists() for p in paths):
         return None
-    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    records = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    links = work / "house_links.parquet"
+    return with_run_context(records, entity, pd.read_parquet(links) if entity == "person" and links.exists() else None)
 
 
 def cmd_train(args) -> int:

@@ -25,7 +25,7 @@ FIELDS = {"person": PERSON_FIELDS, "house": HOUSE_FIELDS}
 # They never appear in `columns:` of the config.
 DERIVED = {
     "person": ("name_key", "name_pinyin", "id_alias", "address_key", "flags", "raw"),
-    "house": ("address_key", "flags", "raw"),
+    "house": ("address_key", "district", "flags", "raw"),
 }
 
 # Fields compared between the two systems for a matched entity (reconcile stage) and the

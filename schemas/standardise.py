@@ -28,7 +28,8 @@ from schemas.normalise.ids import id_birth_date, id_sex, normalise_id
 from schemas.normalise.names import normalise_name
 from schemas.normalise.phones import normalise_phone
 
-_GARBAGE_TEXT = r"^(?:[?？�□\s]*|#N/A|N/A|NULL|null|None|无|不详|-+|0+)$"
+# blanks, placeholders, and mojibake alone (锟斤拷 = U+FFFD read back as GBK; 烫/屯 = uninitialised memory)
+_GARBAGE_TEXT = r"^(?:[?？�□\s]*|#N/A|N/A|NULL|null|None|无|不详|-+|0+|(?:锟斤拷|[烫屯�\s])+)$"
 _CODE_TABLE = {"sex": "sex", "ethnicity": "ethnicity", "relation": "relation", "usage": "building_use"}
 
 
@@ -155,8 +156,9 @@ def _address(acc, s, field, ent):
         parsed = parse_address(text, gazetteer=acc.gazetteer)
         acc.cols["address_key"] = parsed["address_key"]
         if field == "address":
+            acc.cols["district"] = parsed["district"]          # 区/县: tells apart one village name in two counties
             for part in ("street", "community", "compound", "building", "unit", "room"):
-                src = {"street": "road"}.get(part, part)
+                src = {"street": "street_office"}.get(part, part)    # street = 街道/乡镇, as the police's 街道 column
                 if part not in ent.columns and src in parsed:
                     acc.cols[part] = parsed[src]
             bad = text.isna() | text.str.fullmatch(_GARBAGE_TEXT, na=True)

@@ -185,6 +185,8 @@ def test_each_injected_kind_present_at_300_persons(small):
                            "id_excel_precision_loss", "id_invalid_length", "id_invalid_chars"}
         assert {i["detail"] for i in small.inj("malformed", source=source, entity="house")} == \
             {"address_missing", "area_negative"}
+        dup = small.inj("duplicate", source=source, entity="house")
+        assert dup and {i["detail"] for i in dup} == {"double_registration" if source == "police" else "collected_twice"}
 
 
 def test_malformed_rows_carry_quarantine_reasons_and_are_really_broken(mid):

@@ -180,12 +180,14 @@ def test_fixed_person_rows():
 
 
 def test_house_numbers_and_flags():
-    raw = pd.DataFrame({"房屋编号": ["H1", "H2", "H3"], "房屋地址": ["锦华苑3号楼2单元502室", "???", "胜利东街23-1号"],
-                        "建筑面积": ["74.5", "-3", "abc"], "是否出租": ["是", "否", "也许"],
-                        "房主姓名": ["王静", "???", ""], "房主电话": ["13912345678", "123", ""],
-                        "用途": ["住宅", "01", "火星基地"]}, dtype=object)
+    raw = pd.DataFrame({"房屋编号": ["H1", "H2", "H3", "H4"],
+                        "房屋地址": ["锦华苑3号楼2单元502室", "???", "胜利东街23-1号", "锟斤拷锟斤拷"],
+                        "建筑面积": ["74.5", "-3", "abc", "60"], "是否出租": ["是", "否", "也许", "否"],
+                        "房主姓名": ["王静", "???", "", "王静"], "房主电话": ["13912345678", "123", "", ""],
+                        "用途": ["住宅", "01", "火星基地", "住宅"]}, dtype=object)
     stg, q = standardise(raw, "grid", "house", HOUSE)
-    assert dict(zip(q["source_key"], q["reason"])) == {"H2": "address_missing"}
+    # mojibake (锟斤拷: U+FFFD written back as GBK) is no address either
+    assert dict(zip(q["source_key"], q["reason"])) == {"H2": "address_missing", "H4": "address_missing"}
     assert stg["area"].tolist()[0] == 74.5 and np.isnan(stg["area"].tolist()[1])
     assert stg["is_rented"].tolist() == [True, None]
     assert stg["usage"].tolist() == ["01", None]

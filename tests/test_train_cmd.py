@@ -24,6 +24,7 @@ def test_trained_model_is_saved_for_both_entities_and_used_by_the_next_sync(demo
     assert config.matching.model_path(config) is None  # nothing trained yet: the built-in starting model
     assert run_sync(str(demo), quiet=True) == 0
     before = _probabilities(config)
+    assert _models(config)["person"]["model"] == "built-in"
     assert main(["train", "--config", str(demo)]) == 0
     out = capsys.readouterr().out
     path = config.state_dir / "models" / "matching_model.json"
@@ -38,6 +39,18 @@ def test_trained_model_is_saved_for_both_entities_and_used_by_the_next_sync(demo
     after = _probabilities(config)
     # the same records scored by another model: the sync really used the trained file
     assert len(after) == len(before) and not after.equals(before)
+    # and the run log says which model scored it
+    from matching.scoring import Model
+    used = _models(config)
+    for entity in ("person", "house"):
+        assert used[entity]["model"] == str(path)
+        assert used[entity]["fingerprint"] == Model.load(path, entity).fingerprint
+    assert used["person"]["fingerprint"] != Model.load(None, "person").fingerprint
+
+
+def _models(config) -> dict:
+    from warehouse.state import State
+    return json.loads(State(config.state_dir).runs().iloc[0]["counts"])["models"]
 
 
 def _probabilities(config):

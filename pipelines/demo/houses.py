@@ -24,6 +24,9 @@ ONE_SIDED_KNOWN_BY_OTHER = 0.5                         # house of one-system-onl
 HOUSE_TRUE_RATES = {"area_remeasured": 0.03, "rented_stale": 0.03}
 HOUSE_FORMAT_RATES = {"area_decimals": 0.10, "owner_id": 0.05, "owner_phone": 0.10}
 HOUSE_MALFORMED_RATE = 0.002
+# the same house entered twice: a grid worker collects it again (another address spelling, the
+# owner's phone often not asked again); the police register it twice (same standard address)
+HOUSE_DUPLICATE_RATE = {"police": 0.003, "grid": 0.010}
 GARBAGE_ADDRESSES = ("???", "锟斤拷锟斤拷", "#N/A", "NULL")
 
 with open(Path(schemas.__file__).parent / "tables" / "gbt31000_building_use.csv", encoding="utf-8") as _f:
@@ -130,8 +133,27 @@ class HouseRows:
                     self.truth.inject(side, "house", row, fld, kind, detail)
                 if hid in only[side]:
                     self.truth.inject(side, "house", row, "source_key", "only_here", only[side][hid])
+            self._duplicates(side, hids, make)
             self._malformed(side, hids, make)
         return self
+
+    def _duplicates(self, side: str, hids: list[str], make) -> None:
+        rng = self.rng
+        k = round(HOUSE_DUPLICATE_RATE[side] * len(hids))
+        k = min(len(hids), max(1, k) if self.n >= MIN_PERSONS_ALL_KINDS else k)
+        for hid in rng.sample(hids, k):
+            h = self.pop.houses[hid]
+            v: dict = {}
+            if side == "grid":
+                styles = styles_for(h.addr)[1:]
+                if styles:
+                    v["address"] = ("format", "collected_twice", grid_address(h.addr, rng.choice(styles)))
+                if h.owner and rng.random() < 0.5:
+                    v["owner_phone"] = ("missing", "empty", "")
+            row = make(h, v)
+            self._emit(side, hid, row)
+            detail = "collected_twice" if side == "grid" else "double_registration"
+            self.truth.inject(side, "house", row, "source_key", "duplicate", detail)
 
     def _emit(self, side: str, hid: str, row: list) -> None:
         self.tables[side].append(row)

@@ -67,8 +67,10 @@ def _join(*cols: np.ndarray) -> np.ndarray:
                                        null_replacement="").to_numpy(zero_copy_only=False)
 
 
-def _below_county(rest: list[str]) -> dict[str, np.ndarray]:
-    """Components below the county (and the house key) of cleaned texts without their prefix."""
+def _below_county(rest: list[str], gazetteer: Gazetteer | None = None) -> dict[str, np.ndarray]:
+    """Components below the county (and the house key) of cleaned texts without their prefix.
+    With a gazetteer, a known estate whose stem another known estate shares keeps its full name in
+    the key (`长兴小区` and `长兴新村` are two estates, not one `长兴`)."""
     n = len(rest)
     masked = mask_digits(rest)
     office, community, p_up = (_obj(c) for c in zip(*_per_distinct(heads(masked), upper_levels))) \
@@ -91,7 +93,9 @@ def _below_county(rest: list[str]) -> dict[str, np.ndarray]:
     out["group_no"] = _obj([g if g is None else g.lstrip("0") for g in grp])
     for col in ("building", "unit", "floor", "room"):
         out[col] = tail[col]
-    ckey = _obj(_per_distinct([c or "" for c in compound], lambda c: compound_key(c or None)))
+    full = gazetteer.shared_stem_compounds if gazetteer is not None else frozenset()
+    ckey = _obj(_per_distinct([c or "" for c in compound],
+                              lambda c: c if c in full else compound_key(c or None)))
     has_phase = ~np.equal(ckey, None) & ~np.equal(tail["phase"], None)
     ckey[has_phase] = ckey[has_phase] + tail["phase"][has_phase]              # 锦华 + 2期
     out["address_key"] = _house_key(out, ckey)
@@ -125,7 +129,7 @@ def _parse_unique(u: pd.Series, gazetteer: Gazetteer | None = None) -> pd.DataFr
     prov, city, dist, p_admin = (_obj(c) for c in zip(*_per_distinct(head, admin_prefix))) \
         if len(text) else (_obj([]),) * 4
     rest = [t[p:] for t, p in zip(text, p_admin)]
-    out = {"province": prov, "city": city, "district": dist, **_below_county(rest),
+    out = {"province": prov, "city": city, "district": dist, **_below_county(rest, gazetteer),
            "address_norm": _obj([r or None for r in rest])}
     if gazetteer is not None and len(rest):
         _apply_gazetteer(gazetteer, rest, out)
@@ -139,7 +143,7 @@ def _apply_gazetteer(gazetteer: Gazetteer, rest: list[str], out: dict[str, np.nd
     if not rows:
         return
     rows = np.asarray(rows, dtype=np.int64)
-    new = _below_county(texts)
+    new = _below_county(texts, gazetteer)
     take = ~np.equal(new["address_key"], None) | np.equal(out["address_key"][rows], None)
     rows, idx = rows[take], np.flatnonzero(take)
     for col in BELOW_COUNTY:

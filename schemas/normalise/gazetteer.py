@@ -51,7 +51,7 @@ class Gazetteer:
         levels = {}
         for level in LEVELS:
             entries = self.names.get(level, {})
-            levels[level] = {n: {"count": int(e["count"]), "key": _key(level, n),
+            levels[level] = {n: {"count": int(e["count"]), "key": self._key(level, n),
                                  "districts": list(e.get("districts", [])),
                                  "communities": list(e.get("communities", []))}
                              for n, e in sorted(entries.items())}
@@ -79,6 +79,11 @@ class Gazetteer:
             raise ValueError("gazetteer compound_suffixes must be non-empty strings")
         return cls(names=names, compound_suffixes=tuple(sufs))
 
+    def _key(self, level: str, name: str) -> str:
+        if level != "compound" or name in self.shared_stem_compounds:
+            return name
+        return compound_key(name)
+
     def __len__(self) -> int:
         return sum(len(v) for v in self.names.values())
 
@@ -87,6 +92,16 @@ class Gazetteer:
         """True where the value is a known name of that level (missing values count as known)."""
         names = self.names.get(level, {})
         return np.fromiter((v is None or v in names for v in values), dtype=bool, count=len(values))
+
+    @cached_property
+    def shared_stem_compounds(self) -> frozenset[str]:
+        """Known estates whose stem (`compound_key`) another known estate has too: their house key
+        keeps the full name, so `长兴小区` and `长兴新村` (two estates, maybe in two counties) never
+        share a key. Stems stay the key of every other estate (`金凤小区` = `金凤花园小区` = `金凤`)."""
+        by_stem: dict[str, int] = {}
+        for name in self.names.get("compound", {}):
+            by_stem[compound_key(name)] = by_stem.get(compound_key(name), 0) + 1
+        return frozenset(n for n in self.names.get("compound", {}) if by_stem[compound_key(n)] > 1)
 
     @cached_property
     def index(self) -> _addr_scan.Index:
@@ -113,10 +128,6 @@ class Gazetteer:
                 rows.append(int(i))
                 texts.append(done[key])
         return rows, texts
-
-
-def _key(level: str, name: str) -> str:
-    return compound_key(name) if level == "compound" else name
 
 
 def learn_gazetteer(addresses, parsed: pd.DataFrame | None = None,

@@ -102,6 +102,18 @@ def test_oversize_blocks_are_skipped_and_reported():
     assert report.largest_blocks[0] == "+8613900000000 | 1970 (5)"
 
 
+def test_shared_blocks_say_per_rule_why_a_pair_was_or_was_not_compared():
+    from matching.blocking import shared_blocks
+    rows = [person("grid", str(i), f"人{i}", f"ren{i}", "1970-01-01", phone="+8613900000000") for i in range(5)]
+    rows += [person("police", "x", "人0", "ren0", "1970-01-01", phone="+8613900000000")]
+    df = prepare_records(frame(*rows), "person")
+    phone = BlockingRule("phone+birth_year", ("phone", "substr(birth_date, 1, 4)"), max_block=3)
+    name = block_on("name_pinyin", "birth_date")
+    # the phone block holds all six records (over max_block: never compared); the name block only the two
+    assert shared_blocks(df, "grid:0", "police:x", [phone, name]) == [[6], [2]]
+    assert shared_blocks(df, "grid:1", "police:x", [phone, name]) == [[6], []]
+
+
 def test_house_rules_block_on_address_parts_and_owner():
     import pandas as pd
     houses = pd.DataFrame([

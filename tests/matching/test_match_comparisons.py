@@ -86,3 +86,20 @@ def test_gamma_is_int8_and_pair_ids_must_exist():
     recs = prepare_records(frame(p(id_number=A)), "person")
     with pytest.raises(ValueError):
         compute_gammas(recs, pd.DataFrame({"l_id": ["police:0"], "r_id": ["grid:nope"]}), PERSON_COMPARISONS)
+
+
+def test_house_address_compares_room_columns_when_one_side_has_no_key():
+    """The house address comparison is null only when a side has neither a key nor room columns."""
+    from matching.comparisons import HOUSE_COMPARISONS
+    room = dict(compound="长兴小区", building="3", unit="2", room="502")
+    rows = [dict(source="police", source_key="1", address_key="长兴小区|3|2|502", **room),
+            dict(source="police", source_key="2", address_key=None, **room),
+            dict(source="grid", source_key="3", address_key=None, compound="长兴小区", building="3", unit="1",
+                 room="502"),
+            dict(source="grid", source_key="4", address_key=None)]
+    recs = prepare_records(pd.DataFrame(rows), "house")
+    pairs = pd.DataFrame({"l_id": ["police:1", "police:1", "police:1"],
+                          "r_id": ["police:2", "grid:3", "grid:4"]})
+    comp = {c.name: c for c in HOUSE_COMPARISONS}["address"]
+    g = compute_gammas(recs, pairs, [comp])["gamma_address"]
+    assert [comp.labels[int(v)] for v in g] == ["same_room", "else", "null"]

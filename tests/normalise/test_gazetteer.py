@@ -181,3 +181,21 @@ def test_learning_from_an_existing_parse_gives_the_same_gazetteer(gz):
 def test_from_dict_rejects_malformed_input(bad):
     with pytest.raises(ValueError, match="gazetteer"):
         Gazetteer.from_dict(bad)
+
+
+def test_two_estates_with_one_key_stem_keep_their_full_names():
+    """长兴小区 and 长兴新村 are two estates (here in two counties): the bare stem 长兴 would give the
+    same room in each one house key."""
+    g = learn_gazetteer(pd.Series(["宁夏回族自治区石嘴山市大武口区长城街道明珠社区长兴小区3号楼2单元1002室",
+                                   "宁夏回族自治区石嘴山市惠农区北街街道锦林社区长兴新村3号楼2单元1002室",
+                                   "宁夏回族自治区石嘴山市惠农区北街街道锦林社区金凤小区1号楼1单元101室"]))
+    assert g.shared_stem_compounds == {"长兴小区", "长兴新村"}
+    police = ["长兴小区3号楼2单元1002室", "长兴新村3号楼2单元1002室"]
+    assert keys(police) == ["长兴|3|2|1002", "长兴|3|2|1002"]            # the suffix rules alone merge them
+    assert keys(police, g) == ["长兴小区|3|2|1002", "长兴新村|3|2|1002"]
+    assert keys(["长兴小区3-2-1002", "长兴新村三栋二单元一〇〇二"], g) == keys(police, g)
+    assert keys(["长兴3-2-1002"], g)[0] not in keys(police, g)           # ambiguous: neither
+    # an estate whose stem is its own still meets its loose spellings
+    assert keys(["金凤花园小区1号楼1单元101室", "金凤1-1-101"], g) == ["金凤|1|1|101"] * 2
+    assert g.to_dict()["levels"]["compound"]["长兴新村"]["key"] == "长兴新村"
+    assert g.to_dict()["levels"]["compound"]["金凤小区"]["key"] == "金凤"
