@@ -45,7 +45,7 @@ def _extras(golden: pd.DataFrame, wide: pd.DataFrame, links: pd.DataFrame, id_co
                 hid = hid.where(hid.notna(), wide.get(f"house_key_{side}", pd.Series(None, index=wide.index)).map(m))
         golden["house_id"] = hid.values
     else:
-        for part in ("address_key", "compound", "building", "unit", "room"):
+        for part in ("address_key", "compound", "building", "unit", "room", "street", "community", "district"):
             golden[part] = pick(part).values
     return golden
 

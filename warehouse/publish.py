@@ -6,6 +6,7 @@ next publish removes. Nothing is ever written into the live file.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from importlib import resources
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from warehouse.history import (ENTITIES, HISTORY_VIEWS, attach_previous, build_history, changes_view_sql,
+                               detach_previous)
 from warehouse.tables import TABLES, ddl
 
 
@@ -36,13 +39,15 @@ def _fsync(path: Path) -> None:
 
 
 def publish(path: Path, tables: dict[str, pd.DataFrame], run_id: str) -> Path:
-    """Write every table in TABLES (missing frames become empty tables) and the views, then swap."""
+    """Write every table in TABLES (missing frames become empty tables), the golden-record history carried
+    over from the current warehouse (history.py) and the views, then swap."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_builds(path)
     tmp = building_path(path, run_id)
     con = duckdb.connect(str(tmp))
     try:
+        attached = attach_previous(con, path)
         con.execute("BEGIN")
         for name in TABLES:
             con.execute(ddl(name))
@@ -52,8 +57,11 @@ def publish(path: Path, tables: dict[str, pd.DataFrame], run_id: str) -> Path:
                 con.register("_frame", frame[cols])
                 con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _frame')
                 con.unregister("_frame")
+        build_history(con, attached, run_id, dt.datetime.now().astimezone().isoformat(timespec="seconds"))
         con.execute(resources.files("warehouse").joinpath("views.sql").read_text(encoding="utf-8"))
+        con.execute(HISTORY_VIEWS + "".join(changes_view_sql(e, k) for e, k in ENTITIES.items()))
         con.execute("COMMIT")
+        detach_previous(con)
         con.execute("CHECKPOINT")
     except BaseException:
         con.close()

@@ -38,7 +38,8 @@ TABLES: dict[str, list[tuple[str, str]]] = {
     "person_conflict": _conflict("person_id"),
     "house": _golden("house_id", HOUSE_SHARED, [
         ("address_key", "VARCHAR"), ("compound", "VARCHAR"), ("building", "VARCHAR"), ("unit", "VARCHAR"),
-        ("room", "VARCHAR"), ("grid_code", "VARCHAR")]),
+        ("room", "VARCHAR"), ("grid_code", "VARCHAR"), ("street", "VARCHAR"), ("community", "VARCHAR"),
+        ("district", "VARCHAR")]),
     "house_xref": _xref("house_id"),
     "house_conflict": _conflict("house_id"),
     "match_review": [("pair_id", "VARCHAR NOT NULL"), ("entity", "VARCHAR"), ("left_source", "VARCHAR"),

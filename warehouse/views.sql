@@ -32,3 +32,58 @@ SELECT 'person' AS entity, field, status, count(*) AS conflicts FROM person_conf
 UNION ALL
 SELECT 'house', field, status, count(*) FROM house_conflict GROUP BY ALL
 ORDER BY entity, conflicts DESC;
+
+-- Living residents: deregistered records (注销, 死亡, 迁出) stay in `person` for stewards but are not counted.
+CREATE VIEW v_resident AS
+SELECT p.*, h.street, h.community, h.district
+FROM v_person p LEFT JOIN house h USING (house_id)
+WHERE coalesce(p.status, 'active') = 'active';
+
+-- Population by grid cell: residents known to each system and merged, 户籍 (registered) / 流动 (floating).
+CREATE VIEW v_population_by_grid AS
+SELECT grid_code, count(*) AS residents,
+       count(*) FILTER (WHERE person_type = 'registered') AS registered,
+       count(*) FILTER (WHERE person_type = 'floating') AS floating,
+       count(*) FILTER (WHERE in_police) AS known_to_police,
+       count(*) FILTER (WHERE in_grid) AS known_to_grid,
+       count(*) FILTER (WHERE in_police AND in_grid) AS in_both
+FROM v_resident GROUP BY grid_code ORDER BY residents DESC, grid_code;
+
+CREATE VIEW v_population_by_community AS
+SELECT district, street, community, count(*) AS residents,
+       count(*) FILTER (WHERE person_type = 'registered') AS registered,
+       count(*) FILTER (WHERE person_type = 'floating') AS floating,
+       count(*) FILTER (WHERE in_police) AS known_to_police,
+       count(*) FILTER (WHERE in_grid) AS known_to_grid
+FROM v_resident GROUP BY ALL ORDER BY residents DESC, district, street, community;
+
+-- 登记率: floating residents the grid workers found, and how many of them the police have registered.
+CREATE VIEW v_floating_registration AS
+SELECT grid_code, count(*) AS floating_found_by_grid,
+       count(*) FILTER (WHERE in_police) AS registered_by_police,
+       round(count(*) FILTER (WHERE in_police) / count(*), 4) AS registration_rate
+FROM v_resident WHERE in_grid AND person_type = 'floating'
+GROUP BY ROLLUP (grid_code) ORDER BY grid_code NULLS FIRST;
+
+-- Rented houses where no living resident known to the police lives (出租房屋 without a registered tenant).
+CREATE VIEW v_rental_without_tenant AS
+SELECT h.house_id, h.address, h.grid_code, h.community, h.owner_name, mask_id(h.owner_id_number) AS owner_id_number,
+       mask_phone(h.owner_phone) AS owner_phone, h.is_rented_source,
+       (SELECT count(*) FROM v_resident r WHERE r.house_id = h.house_id) AS residents_known
+FROM house h
+WHERE h.is_rented AND NOT EXISTS (SELECT 1 FROM v_resident r WHERE r.house_id = h.house_id AND r.in_police);
+
+-- Freshness: days since each system last updated the person (NULL: the system does not have them).
+CREATE VIEW v_freshness AS
+SELECT person_id, grid_code, police_station, in_police, in_grid,
+       date_diff('day', try_cast(updated_at_police AS TIMESTAMP), current_timestamp::TIMESTAMP) AS days_since_police_update,
+       date_diff('day', try_cast(updated_at_grid AS TIMESTAMP), current_timestamp::TIMESTAMP) AS days_since_grid_update
+FROM person WHERE coalesce(status, 'active') = 'active';
+CREATE MACRO stale_persons(days) AS TABLE
+    SELECT * FROM v_freshness
+    WHERE greatest(coalesce(days_since_police_update, 0), coalesce(days_since_grid_update, 0)) > days;
+
+CREATE VIEW v_conflicts_by_grid AS
+SELECT c.field, p.grid_code, c.status, count(*) AS conflicts
+FROM person_conflict c LEFT JOIN person p USING (person_id)
+GROUP BY ALL ORDER BY conflicts DESC, c.field, p.grid_code;
