@@ -139,7 +139,7 @@ def score(persons: int, keep: bool = False, trained: bool = False) -> list[dict]
         inj = inj.merge(xref, on=["source", "source_key"])
         both = xref.groupby("person_id")["source"].nunique()
         inj = inj[inj["person_id"].map(both) == 2][["person_id", "field"]].drop_duplicates()
-        conf = con.execute("SELECT DISTINCT person_id, field FROM person_conflict").df()
+        conf = con.execute("SELECT DISTINCT person_id, field FROM person_conflict WHERE field NOT LIKE '%~%'").df()
         t = set(map(tuple, inj.values))
         c = set(map(tuple, conf.values))
         p, r, f1 = _prf(c, t)

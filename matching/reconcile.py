@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.normalise.addresses import parse_address
+from schemas.normalise.ids import id_birth_date, id_sex
 from schemas.normalise.names import normalise_name
 
 SIDES = ("police", "grid")
@@ -124,15 +125,58 @@ def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.Da
             counts["conflicts"] += len(c)
         golden[field] = chosen.values
         golden[f"{field}_source"] = source
+    if entity == "person":
+        cross = id_cross_checks(golden, wide, id_col)
+        if len(cross):
+            cross = _apply_decisions(cross, dec)
+            for _, row in cross[cross["status"] == "resolved"].iterrows():   # a steward set the value
+                field = row["field"].split("~")[0]
+                hit = golden[id_col] == row["entity_id"]
+                golden.loc[hit, field] = row["chosen_value"]
+                golden.loc[hit, f"{field}_source"] = "steward"
+            conflicts.append(cross)
+            counts["conflicts"] += len(cross)
     conflict_cols = ["conflict_id", "entity_id", "field", "police_key", "grid_key", "police_value", "grid_value",
                      "police_raw", "grid_raw", "chosen_value", "rule", "status", "resolved_by", "resolved_at",
-                     "decision_id"]
+                     "decision_id", "note"]
     conf = (pd.concat(conflicts, ignore_index=True) if conflicts else pd.DataFrame(columns=conflict_cols))
     for c in conflict_cols:
         if c not in conf:
             conf[c] = None
     conf = conf[conflict_cols].rename(columns={"entity_id": id_col})
     return golden, conf, {"wide": wide, **counts}
+
+
+# cross-field checks on the golden record: the field, what the ID number implies for it, and the note's words
+ID_CHECKS = (("birth_date", id_birth_date, "出生日期"), ("sex", id_sex, "性别代码"))
+
+
+def id_cross_checks(golden: pd.DataFrame, wide: pd.DataFrame, id_col: str) -> pd.DataFrame:
+    """Golden persons whose chosen birth date or sex disagrees with their chosen ID number (digits 7-14,
+    the sequence parity): a conflict `<field>~id_number` for a steward (rule `id_number`, status
+    `open`), with each system's value of the field and a note naming what the ID implies."""
+    if "id_number" not in golden or golden.empty:
+        return pd.DataFrame()
+    out = []
+    for field, implied_by, words in ID_CHECKS:
+        if field not in golden:
+            continue
+        implied = implied_by(golden["id_number"].astype(object))
+        chosen = golden[field].astype(object)
+        bad = (implied.notna() & chosen.notna() & (implied.astype(str) != chosen.astype(str))).to_numpy()
+        if not bad.any():
+            continue
+        side = lambda s: wide.get(f"{field}_{s}", pd.Series(None, index=wide.index)).astype(object)[bad]  # noqa: E731
+        c = pd.DataFrame({
+            "entity_id": golden.loc[bad, id_col].to_numpy(), "field": f"{field}~id_number",
+            "police_key": wide.loc[bad, "source_key_police"].to_numpy(), "grid_key": wide.loc[bad, "source_key_grid"].to_numpy(),
+            "police_value": side("police").to_numpy(), "grid_value": side("grid").to_numpy(),
+            "police_raw": None, "grid_raw": None, "chosen_value": chosen[bad].astype(str).to_numpy(),
+            "rule": "id_number", "status": "open",
+            "note": [f"{words}与公民身份号码不一致：号码对应 {v}" for v in implied[bad]]})
+        c["conflict_id"] = conflict_id(c["entity_id"], f"{field}~id_number")
+        out.append(c)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
 def _latest_decisions(decisions: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -41,3 +41,24 @@ def test_steward_rule_leaves_conflict_open_until_decided_then_survives_and_reope
     golden, conf, _ = _run(police, [_rec("grid", "G1", birth_date="1990-10-01")], decisions)
     assert conf.loc[0, "status"] == "open" and conf.loc[0, "decision_id"] == 1
     assert golden.loc[0, "birth_date_source"] != "steward"
+
+
+def test_birth_date_and_sex_that_disagree_with_the_id_number_are_conflicts():
+    ident = "64020219900101123X"            # born 1990-01-01, sequence digit 3: male ('1')
+    police = [_rec("police", "P1", id_number=ident, sex="2")]
+    grid = [_rec("grid", "G1", id_number=ident, birth_date="1990-01-10", sex="2")]
+    xref = pd.DataFrame({"source": ["police", "grid"], "source_key": ["P1", "G1"], "person_id": ["X1", "X1"]})
+    golden, conf, _ = reconcile("person", pd.DataFrame(police), pd.DataFrame(grid), xref,
+                                fields=("id_number", "sex", "birth_date"), rule_for=lambda f: "police",
+                                id_col="person_id", raw_columns={})
+    cross = conf[conf["field"].str.contains("~")].set_index("field")
+    # sex 2 on both sides, but the ID says male; the chosen birth date (police, 1990-01-01) agrees with the ID
+    assert list(cross.index) == ["sex~id_number"]
+    assert cross.loc["sex~id_number", "status"] == "open" and cross.loc["sex~id_number", "rule"] == "id_number"
+    assert "号码对应 1" in cross.loc["sex~id_number", "note"]
+    assert (cross.loc["sex~id_number", "police_value"], cross.loc["sex~id_number", "grid_value"]) == ("2", "2")
+    # with the grid's birth date chosen, the birth date disagrees too
+    golden, conf, _ = reconcile("person", pd.DataFrame(police), pd.DataFrame(grid), xref,
+                                fields=("id_number", "sex", "birth_date"), rule_for=lambda f: "grid",
+                                id_col="person_id", raw_columns={})
+    assert set(conf.loc[conf["field"].str.contains("~"), "field"]) == {"sex~id_number", "birth_date~id_number"}

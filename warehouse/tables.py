@@ -27,7 +27,7 @@ def _conflict(id_col: str) -> list[tuple[str, str]]:
             ("police_key", "VARCHAR"), ("grid_key", "VARCHAR"), ("police_value", "VARCHAR"),
             ("grid_value", "VARCHAR"), ("police_raw", "VARCHAR"), ("grid_raw", "VARCHAR"),
             ("chosen_value", "VARCHAR"), ("rule", "VARCHAR"), ("status", "VARCHAR"), ("resolved_by", "VARCHAR"),
-            ("resolved_at", "VARCHAR"), ("decision_id", "BIGINT"), ("run_id", "VARCHAR")]
+            ("resolved_at", "VARCHAR"), ("decision_id", "BIGINT"), ("note", "VARCHAR"), ("run_id", "VARCHAR")]
 
 
 TABLES: dict[str, list[tuple[str, str]]] = {
