@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: setup databases demo test bench bench-1m bench-febrl dagster clean
+.PHONY: setup databases browser demo test bench bench-1m bench-febrl dagster clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,11 @@ demo: setup $(DAGSTER_HOME)/dagster.yaml
 databases:
 	bash .ci/databases.sh
 
-test: setup databases $(DAGSTER_HOME)/dagster.yaml
+# Chromium for the run-report browser tests (apt-get install as root; Playwright never downloads a browser)
+browser:
+	bash .ci/browser.sh
+
+test: setup databases browser $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/pytest
 
 bench: setup

@@ -11,6 +11,7 @@ from pipelines.resources import GridbridgeConfig
 from pipelines.runs import gate_results, models_used
 from connectors.landing import prune
 from warehouse.publish import publish
+from warehouse.report import report_path, write_report
 from warehouse.state import State, now
 
 _INPUTS = ["golden_person", "person_conflicts", "person_links", "person_review",
@@ -81,9 +82,10 @@ def warehouse(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, *
         raise dg.Failure(f"row accounting: {e}") from None
     counts["models"] = models_used(context.instance, run_id)
     started = context.instance.get_run_stats(run_id).start_time  # scheduled runs do not pass through the CLI
+    gates = gate_results(context.instance, run_id)
     state.record_run(run_id, status="publishing", stage="publish", counts=counts,
                      started_at=dt.datetime.fromtimestamp(started).isoformat(timespec="seconds") if started else None,
-                     gates=gate_results(context.instance, run_id))
+                     gates=gates)
     stamp = {"run_id": run_id}
     tables = {
         "person": frames["golden_person"].assign(**stamp), "person_xref": frames["person_links"].assign(**stamp),
@@ -100,9 +102,15 @@ def warehouse(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, *
     tables["run_log"] = runs
     path = publish(config.warehouse_path, tables, run_id)
     state.record_run(run_id, status="success", stage="done", finished_at=now())
+    try:        # the warehouse is published already: a report that cannot be written only warns
+        report = write_report(path, report_path(config.state_dir, run_id), run_id, counts, gates)
+    except Exception as e:  # noqa: BLE001
+        context.log.warning(f"run report not written: {e}")
+        report = None
     pruned = prune(config.state_dir, config.warehouse.keep_landing_runs, protect={run_id})
     if pruned:
         context.log.info(f"removed the raw landing of {len(pruned)} older runs (keeping {config.warehouse.keep_landing_runs})")
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
+                                          **({"report": dg.MetadataValue.path(str(report))} if report else {}),
                                           "persons": counts["persons"]["golden"],
                                           "counts": dg.MetadataValue.json(json.loads(json.dumps(counts, default=str)))})

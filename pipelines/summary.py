@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 FIELD_ZH = {"name": "姓名", "id_number": "身份证号", "sex": "性别", "ethnicity": "民族", "birth_date": "出生日期",
             "phone": "联系电话", "hukou_address": "户籍地址", "current_address": "现住地址", "person_type": "人员类型",
@@ -54,6 +55,9 @@ def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
     if run.get("status") == "success":
         sql = "SELECT field, status, conflicts FROM v_conflicts_by_field"
         out.append(f"\nwarehouse: {warehouse_path}")
+        report = Path(warehouse_path).parent / "reports" / f"{run['run_id']}.html"
+        if report.exists():
+            out.append(f"run report: {report}")
         out.append("example query (read-only, safe while a sync runs):")
         out.append(f"  {sys.executable} -c \"import duckdb; print(duckdb.connect('{warehouse_path}', "
                    f"read_only=True).sql('{sql}'))\"")

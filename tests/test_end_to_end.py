@@ -109,6 +109,8 @@ def test_summary_counts_and_only_in_one_system(demo):
     assert masked and all("********" in m[0] or m[0] == "***" for m in masked)
     gates = json.loads(run["gates"])
     assert gates and all(g["passed"] or g["severity"] == "WARN" for g in gates)
+    report = root / "warehouse" / "reports" / f"{run['run_id']}.html"       # the run's HTML report (warehouse/report.py)
+    assert report.exists() and run["run_id"] in report.read_text(encoding="utf-8")
 
 
 def test_failing_gate_leaves_previous_warehouse_untouched(demo, capsys):
