@@ -117,26 +117,21 @@ def cmd_status(args) -> int:
 
 
 def cmd_export(args) -> int:
-    import duckdb
-
     from schemas.config import load
+    from warehouse.export import EXPORT_TABLES, export_tables
 
     config = load(args.config)
     if not config.warehouse_path.exists():
         print(f"gridbridge: no warehouse at {config.warehouse_path}; run `gridbridge sync` first", file=sys.stderr)
         return EXIT_USER_ERROR
-    if args.format == "xlsx":
-        print("gridbridge: xlsx export is not available yet (use parquet or csv)", file=sys.stderr)
-        return EXIT_USER_ERROR
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(config.warehouse_path), read_only=True)
-    names = ["v_person", "v_only_in_police", "v_only_in_grid", "person_conflict", "house", "run_log"]
-    for name in names:
-        fmt = "(FORMAT parquet)" if args.format == "parquet" else "(FORMAT csv, HEADER)"
-        con.execute(f"COPY (SELECT * FROM {name}) TO '{out / (name + '.' + args.format)}' {fmt}")
-    con.close()
-    print(f"exported {len(names)} tables to {out}/ as {args.format}")
+    t0 = time.time()
+    written = export_tables(config.warehouse_path, args.out, args.format, EXPORT_TABLES)
+    width = max(len(e.path.name) for e in written)
+    for e in written:
+        sheets = f"  sheets: {', '.join(e.sheets)}" if len(e.sheets) > 1 else ""
+        cut = f"  ({e.truncated_cells} cells cut to Excel's 32,767 characters)" if e.truncated_cells else ""
+        print(f"  {e.path.name:<{width}}  {e.rows:>10,} rows{sheets}{cut}")
+    print(f"exported {len(written)} tables to {Path(args.out)}/ as {args.format} in {time.time() - t0:.1f} s")
     return 0
 
 
