@@ -89,9 +89,11 @@ class Gazetteer:
 
     # --- lookup ----------------------------------------------------------------------------------
     def known(self, level: str, values: np.ndarray) -> np.ndarray:
-        """True where the value is a known name of that level (missing values count as known)."""
+        """True where the value is a known name of that level. Missing values and values that could never
+        be learned (not 2-24 Han characters or letters, e.g. `镇，`) count as known: nothing to rewrite."""
         names = self.names.get(level, {})
-        return np.fromiter((v is None or v in names for v in values), dtype=bool, count=len(values))
+        return np.fromiter((v is None or v in names or _NAME.fullmatch(v) is None for v in values),
+                           dtype=bool, count=len(values))
 
     @cached_property
     def shared_stem_compounds(self) -> frozenset[str]:
