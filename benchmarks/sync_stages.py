@@ -20,12 +20,12 @@ import dagster as dg
 from pipelines.cli import execute_sync
 from pipelines.demo import generate
 
-STAGES = ("raw_", "standardise_", "stg_", "match_", "reconcile_", "warehouse")
 REPO = Path(__file__).resolve().parents[1]
 
 
 def stage_of(step_key: str) -> str:
-    for prefix, name in (("raw_", "extract"), ("standardise_", "standardise"), ("stg_", "gate"),
+    for prefix, name in (("raw_", "extract"), ("address_gazetteer", "standardise"),
+                         ("standardise_", "standardise"), ("stg_", "gate"),
                          ("match_", "match"), ("reconcile_", "reconcile"), ("warehouse", "publish")):
         if step_key.startswith(prefix):
             return name

@@ -17,6 +17,11 @@ def landing_dir(root: Path, run_id: str) -> Path:
     return d
 
 
+def landed_path(root: Path, run_id: str, source: str, entity: str) -> Path:
+    """The raw extract of `source`.`entity` in run `run_id` (no folder is created)."""
+    return Path(root) / "landing" / run_id / f"{source}_{entity}.parquet"
+
+
 def land(batches: Iterable[pa.RecordBatch], path: Path) -> int:
     """Stream batches into `path` (Parquet, written as `.part` then renamed) and return the row count.
 

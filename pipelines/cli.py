@@ -9,7 +9,8 @@ import time
 import uuid
 from pathlib import Path
 
-EXIT_USER_ERROR = 2
+from pipelines.constants import EXIT_USER_ERROR
+
 EXIT_RUN_FAILED = 1
 # Dagster's console log: hidden by default (a failed step would print a traceback; the summary gives the one-line
 # reason and the run's full event log stays in Dagster's storage). GRIDBRIDGE_LOG_LEVEL=INFO shows every step.

@@ -16,3 +16,5 @@ def stg(source: str, entity: str) -> str:
 
 def quarantined(source: str, entity: str) -> str:
     return f"quarantine_{source}_{entity}"
+
+EXIT_USER_ERROR = 2   # CLI exit code for a user error (bad config, missing data, unreachable source)

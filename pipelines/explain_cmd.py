@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_USER_ERROR = 2
+from pipelines.constants import EXIT_USER_ERROR
 
 
 def add_parser(sub) -> None:

@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from connectors import land, read_batches
-from connectors.landing import landing_dir
+from connectors.landing import landed_path, landing_dir
 from pipelines import constants as C
 from pipelines import snapshot
 from pipelines.gazetteer import GAZETTEER
@@ -31,7 +30,7 @@ def extract(config, source: str, entity: str, run_id: str, mode: str = "incremen
     """Land the source entity's rows for this run: a full extract, or (SQL source with `updated_at:`, a previous
     successful run, mode "incremental") the rows changed since that run's watermark merged into its snapshot."""
     d = landing_dir(config.state_dir, run_id)
-    path = d / f"{source}_{entity}.parquet"
+    path = landed_path(config.state_dir, run_id, source, entity)
     ent = config.entity(source, entity)
     if ent is None:
         return {"rows": land([], path), "mode": "not configured", "path": path}
@@ -120,9 +119,6 @@ def _stg_asset(source: str, entity: str) -> dg.AssetsDefinition:
         config = gridbridge.load()
         ent = config.entity(source, entity)
         out_dir = landing_dir(config.state_dir, context.run_id)
-        if ent is None:
-            empty = pd.DataFrame(columns=["source", *FIELDS[entity], *DERIVED[entity]])
-            return empty, pd.DataFrame(columns=QUARANTINE_COLUMNS)
         t0 = time.perf_counter()
         stg, quarantine, counts = standardise_file(raw, source, entity, ent, out_dir, log=context.log.info,
                                                    gazetteer=Gazetteer.from_dict(gazetteer))

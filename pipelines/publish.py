@@ -9,7 +9,8 @@ import pandas as pd
 from pipelines import constants as C
 from pipelines.resources import GridbridgeConfig
 from pipelines.runs import gate_results, models_used
-from connectors.landing import prune
+from connectors.landing import landed_path, prune
+from pipelines.parquetref import ParquetRef
 from warehouse.publish import publish
 from warehouse.report import report_path, write_report
 from warehouse.state import State, now
@@ -28,11 +29,7 @@ class RowAccountingError(Exception):
 
 def landed_rows(state_dir, run_id: str) -> dict[tuple[str, str], int]:
     """Rows extracted per source × entity, counted from the raw landing files (not from any later stage)."""
-    import pyarrow.parquet as pq
-    from connectors.landing import landing_dir
-    d = landing_dir(state_dir, run_id)
-    return {(s, e): (pq.ParquetFile(d / f"{s}_{e}.parquet").metadata.num_rows
-                     if (d / f"{s}_{e}.parquet").exists() else 0) for s, e in C.SOURCE_ENTITIES}
+    return {(s, e): ParquetRef(landed_path(state_dir, run_id, s, e)).rows for s, e in C.SOURCE_ENTITIES}
 
 
 def run_counts(golden_person, person_links, person_review, person_conflicts, house_links, house_conflicts,

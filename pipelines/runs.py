@@ -37,7 +37,7 @@ def models_used(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict]:
 
 
 # errors whose message is written for the operator (one line naming the source, entity, file or column)
-USER_ERRORS = {"SourceError", "MappingError", "ConfigError", "RowAccountingError"}
+USER_ERRORS = {"SourceError", "MappingError", "ConfigError"}
 
 
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:

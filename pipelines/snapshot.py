@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from connectors.landing import landing_dir
+from connectors.landing import landed_path
 
 MODE_TAG = "gridbridge/mode"  # run tag: "full" or "incremental" (the default)
 
@@ -40,7 +40,7 @@ def previous_snapshot(state_dir: Path, last_run_id: str | None, source: str, ent
     """The snapshot an incremental extract builds on, or None when a full extract is needed."""
     if not last_run_id or not updated_at:
         return None
-    path = landing_dir(state_dir, last_run_id) / f"{source}_{entity}.parquet"
+    path = landed_path(state_dir, last_run_id, source, entity)
     if not path.exists():
         return None
     wm = watermark(path, updated_at)

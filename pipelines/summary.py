@@ -5,11 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-FIELD_ZH = {"name": "姓名", "id_number": "身份证号", "sex": "性别", "ethnicity": "民族", "birth_date": "出生日期",
-            "phone": "联系电话", "hukou_address": "户籍地址", "current_address": "现住地址", "person_type": "人员类型",
-            "household_no": "户号", "relation": "与户主关系", "former_name": "曾用名", "address": "房屋地址",
-            "usage": "用途", "area": "面积", "owner_name": "房主姓名", "owner_id_number": "房主身份证号",
-            "owner_phone": "房主电话", "is_rented": "是否出租"}
+from warehouse.export import label
+from warehouse.report import report_path
 
 
 def _load(v):
@@ -43,10 +40,10 @@ def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
     conf = counts.get("conflicts", {})
     if conf:
         pc = conf.get("person", {})
-        out.append("person conflicts by field: " + (", ".join(f"{FIELD_ZH.get(f, f)}({f}) {n}" for f, n in pc.items()) or "none"))
+        out.append("person conflicts by field: " + (", ".join(f"{label('person', f) or f}({f}) {n}" for f, n in pc.items()) or "none"))
         hc = conf.get("house", {})
         if hc:
-            out.append("house conflicts by field: " + ", ".join(f"{FIELD_ZH.get(f, f)}({f}) {n}" for f, n in hc.items()))
+            out.append("house conflicts by field: " + ", ".join(f"{label('house', f) or f}({f}) {n}" for f, n in hc.items()))
         out.append(f"open for stewards: {conf.get('open', 0)}")
     if gates:
         ok = sum(1 for g in gates if g["passed"])
@@ -55,7 +52,7 @@ def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
     if run.get("status") == "success":
         sql = "SELECT field, status, conflicts FROM v_conflicts_by_field"
         out.append(f"\nwarehouse: {warehouse_path}")
-        report = Path(warehouse_path).parent / "reports" / f"{run['run_id']}.html"
+        report = report_path(Path(warehouse_path).parent, run["run_id"])
         if report.exists():
             out.append(f"run report: {report}")
         out.append("example query (read-only, safe while a sync runs):")

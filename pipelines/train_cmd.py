@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.constants import EXIT_USER_ERROR
+
 ENTITIES = ("person", "house")
 
 
@@ -44,8 +46,7 @@ def cmd_train(args) -> int:
     from schemas.config import load
 
     config = load(args.config)
-    out = Path(args.out) if args.out else (config.resolve(config.matching.model) if config.matching.model
-                                           else config.state_dir / "models" / "matching_model.json")
+    out = Path(args.out) if args.out else config.matching.model_target(config)
     base = config.matching.model_path(config)
     settings = MatchSettings(auto_match=config.matching.auto_match, review=config.matching.review, model_path=base)
     models = {}
@@ -54,17 +55,17 @@ def cmd_train(args) -> int:
         if records is None:
             print(f"gridbridge: no standardised {entity} records under {config.state_dir / 'work'}; "
                   f"run `gridbridge sync` first", file=sys.stderr)
-            return 2
+            return EXIT_USER_ERROR
         t0 = time.perf_counter()
         try:
             models[entity] = train(records, entity, settings)
         except ValueError as e:
             print(f"gridbridge: cannot train the {entity} model: {e}", file=sys.stderr)
-            return 2
-        tr = models[entity].training or {}
-        print(f"{entity}: {len(records):,} records, {tr.get('candidate_pairs', '?'):,} candidate pairs, "
-              f"{tr.get('random_pairs', '?'):,} random pairs; EM {tr.get('em_iterations', '?')} iterations "
-              f"(converged: {tr.get('em_converged', '?')}); expected matches {tr.get('expected_matches', 0):,.0f} "
+            return EXIT_USER_ERROR
+        tr = models[entity].training          # always set by train()
+        print(f"{entity}: {len(records):,} records, {tr['candidate_pairs']:,} candidate pairs, "
+              f"{tr['random_pairs']:,} random pairs; EM {tr['em_iterations']} iterations "
+              f"(converged: {tr['em_converged']}); expected matches {tr['expected_matches']:,.0f} "
               f"in {time.perf_counter() - t0:.1f} s")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".part.json")

@@ -66,11 +66,14 @@ class MatchingConfig(_Strict):
     # else the built-in starting model
     model: str | None = None
 
+    def model_target(self, config: "Config") -> Path:
+        """Where `gridbridge train` writes the model the next sync reads: `model:`, else the default."""
+        return config.resolve(self.model) if self.model else config.state_dir / "models" / "matching_model.json"
+
     def model_path(self, config: "Config") -> Path | None:
-        if self.model:
-            return config.resolve(self.model)
-        default = config.state_dir / "models" / "matching_model.json"
-        return default if default.exists() else None
+        """The model file a sync scores with: `model:` as configured, else the default if trained."""
+        target = self.model_target(config)
+        return target if self.model or target.exists() else None
 
     @model_validator(mode="after")
     def _order(self):

@@ -1,6 +1,7 @@
 """Golden-record history across publishes: as-of queries and "what changed last night"."""
 import duckdb
 import pandas as pd
+import pytest
 
 from warehouse.publish import publish
 
@@ -46,9 +47,7 @@ def test_an_unchanged_rerun_adds_no_versions(tmp_path):
 def test_a_failed_publish_does_not_advance_history(tmp_path):
     path = tmp_path / "wh.duckdb"
     publish(path, {"person": _persons(P1="王静")}, "run1")
-    try:
-        publish(path, {"person": pd.DataFrame({"person_id": [None]})}, "run2")
-    except Exception:
-        pass
+    with pytest.raises(duckdb.ConstraintException):
+        publish(path, {"person": pd.DataFrame({"person_id": [None]})}, "run2")     # NOT NULL violated
     publish(path, {"person": _persons(P1="王静", P2="马丽")}, "run3")
     assert _q(path, "SELECT run_seq, run_id FROM publish_history ORDER BY 1") == [(1, "run1"), (2, "run3")]

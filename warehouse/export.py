@@ -43,7 +43,6 @@ WIDTH_SAMPLE_ROWS = 1_000
 MIN_WIDTH, MAX_WIDTH = 6, 50
 EXACT_DIGITS = 15  # an integer with more digits than this is not exact as an Excel number
 
-TEXT_COLUMNS = TEXT_FIELDS | {"household_no", "grid_code", "source_key"}
 TEXT_SUFFIXES = ("_id", "_key", "_keys", "_no", "_code", "_number", "_phone", "_value", "_raw")
 _NUMERIC = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*)$")
 _TEMPORAL = re.compile(r"^(DATE|TIME.*|TIMESTAMP.*)$")
@@ -93,7 +92,7 @@ def headers(table: str, fields: list[str]) -> list[str]:
 
 def is_text_column(name: str) -> bool:
     """Identifiers, phones, keys and codes: always text, whatever their type."""
-    return name in TEXT_COLUMNS or name == "phone" or name.endswith(TEXT_SUFFIXES)
+    return name in TEXT_FIELDS or name.endswith(TEXT_SUFFIXES)
 
 
 def column_kind(name: str, duck_type: str) -> str:

@@ -80,16 +80,19 @@ def _entity_history(con: duckdb.DuckDBPyConnection, entity: str, key: str, seq: 
     con.execute(f"DROP TABLE {cur}")
 
 
-HISTORY_VIEWS = """
-CREATE MACRO person_as_of(rid) AS TABLE
-    SELECT h.* EXCLUDE (row_hash, valid_from_seq, valid_to_seq) FROM person_history h,
-           (SELECT run_seq FROM publish_history WHERE run_id = rid) r
-    WHERE h.valid_from_seq <= r.run_seq AND (h.valid_to_seq IS NULL OR h.valid_to_seq > r.run_seq);
-CREATE MACRO house_as_of(rid) AS TABLE
-    SELECT h.* EXCLUDE (row_hash, valid_from_seq, valid_to_seq) FROM house_history h,
+def as_of_macro_sql(entity: str) -> str:
+    """Table macro `<entity>_as_of(run_id)`: the golden `entity` rows as that run published them."""
+    return f"""
+CREATE MACRO {entity}_as_of(rid) AS TABLE
+    SELECT h.* EXCLUDE (row_hash, valid_from_seq, valid_to_seq) FROM {entity}_history h,
            (SELECT run_seq FROM publish_history WHERE run_id = rid) r
     WHERE h.valid_from_seq <= r.run_seq AND (h.valid_to_seq IS NULL OR h.valid_to_seq > r.run_seq);
 """
+
+
+def history_views_sql() -> str:
+    """The as-of macros and the changes views of every entity."""
+    return "".join(as_of_macro_sql(e) + changes_view_sql(e, k) for e, k in ENTITIES.items())
 
 
 def changes_view_sql(entity: str, key: str) -> str:

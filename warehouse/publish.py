@@ -14,8 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from warehouse.history import (ENTITIES, HISTORY_VIEWS, attach_previous, build_history, changes_view_sql,
-                               detach_previous)
+from warehouse.history import attach_previous, build_history, detach_previous, history_views_sql
 from warehouse.tables import TABLES, ddl
 
 
@@ -59,7 +58,7 @@ def publish(path: Path, tables: dict[str, pd.DataFrame], run_id: str) -> Path:
                 con.unregister("_frame")
         build_history(con, attached, run_id, dt.datetime.now().astimezone().isoformat(timespec="seconds"))
         con.execute(resources.files("warehouse").joinpath("views.sql").read_text(encoding="utf-8"))
-        con.execute(HISTORY_VIEWS + "".join(changes_view_sql(e, k) for e, k in ENTITIES.items()))
+        con.execute(history_views_sql())
         con.execute("COMMIT")
         detach_previous(con)
         con.execute("CHECKPOINT")

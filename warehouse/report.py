@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -121,13 +120,17 @@ def match_weights(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
 
 
 def population(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return _df(con, """SELECT coalesce(grid_code, '(no grid code)') AS grid_code,
-        count(*) FILTER (person_type = 'registered') AS registered,
-        count(*) FILTER (person_type = 'floating') AS floating,
-        count(*) FILTER (person_type IS NULL OR person_type NOT IN ('registered', 'floating')) AS other,
-        count(*) AS total,
-        count(*) FILTER (status IS NOT NULL AND status <> 'active') AS not_active
-        FROM person GROUP BY ALL ORDER BY total DESC, grid_code""")
+    """Living residents per grid cell as the analysts' `v_population_by_grid` counts them, and the records
+    of the cell that are no longer active (注销/死亡/迁出)."""
+    return _df(con, """
+        WITH r AS (SELECT coalesce(grid_code, '(no grid code)') AS grid_code, registered, floating, residents
+                   FROM v_population_by_grid),
+        gone AS (SELECT coalesce(grid_code, '(no grid code)') AS grid_code, count(*) AS not_active FROM person
+                 WHERE coalesce(status, 'active') <> 'active' GROUP BY 1)
+        SELECT grid_code, coalesce(registered, 0) AS registered, coalesce(floating, 0) AS floating,
+               coalesce(residents, 0) - coalesce(registered, 0) - coalesce(floating, 0) AS other,
+               coalesce(residents, 0) AS total, coalesce(not_active, 0) AS not_active
+        FROM r FULL JOIN gone USING (grid_code) ORDER BY total DESC, grid_code""")
 
 
 # ---- sections ------------------------------------------------------------------------------------------------
@@ -234,14 +237,14 @@ def population_html(pop: pd.DataFrame) -> str:
         return '<p class="note">No persons.</p>'
     top = pop.head(TOP_CELLS_CHART)
     png = charts.stacked_barh(top["grid_code"].tolist(), {t: top[t].tolist() for t in ("registered", "floating",
-                              "other")}, f"Persons per grid cell (top {len(top)} of {len(pop):,})", "persons")
+                              "other")}, f"Residents per grid cell (top {len(top)} of {len(pop):,})", "residents")
     cols = ("registered", "floating", "other", "total", "not_active")
     shown = pop.head(TOP_CELLS_TABLE)
     rows = [(i, r["grid_code"], *(int(r[c]) for c in cols)) for i, r in enumerate(shown.to_dict("records"), 1)]
     rest = pop.iloc[TOP_CELLS_TABLE:]
     if len(rest):
         rows.append(("", f"{len(rest):,} more cells", *(int(rest[c].sum()) for c in cols)))
-    return (figure(png, "bar chart of persons per grid cell", "Golden persons per grid_code by person_type; "
+    return (figure(png, "bar chart of persons per grid cell", "Living residents per grid_code by person_type (as v_population_by_grid); "
                    "rows numbered as in the table.")
             + table(("#", "grid_code", "registered", "floating", "other type", "total", "not active"), rows,
                     ("", f"{len(pop):,} cells", *(int(pop[c].sum()) for c in cols))))
@@ -279,8 +282,6 @@ def write_report(warehouse_path: Path, out_path: Path, run_id: str, counts: dict
         pop = population(con)
     finally:
         con.close()
-    if isinstance(gates, str):  # as stored in run_log.gates
-        gates = json.loads(gates)
     page = render(run, counts, gates, entities, quarantine, weights, conflicts, pop)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -73,15 +73,17 @@ SELECT h.house_id, h.address, h.grid_code, h.community, h.owner_name, mask_id(h.
 FROM house h
 WHERE h.is_rented AND NOT EXISTS (SELECT 1 FROM v_resident r WHERE r.house_id = h.house_id AND r.in_police);
 
--- Freshness: days since each system last updated the person (NULL: the system does not have them).
+-- Freshness: days since each system last updated the person (NULL: the system does not have them), and since
+-- the latest update by either system.
 CREATE VIEW v_freshness AS
-SELECT person_id, grid_code, police_station, in_police, in_grid,
-       date_diff('day', try_cast(updated_at_police AS TIMESTAMP), current_timestamp::TIMESTAMP) AS days_since_police_update,
-       date_diff('day', try_cast(updated_at_grid AS TIMESTAMP), current_timestamp::TIMESTAMP) AS days_since_grid_update
-FROM person WHERE coalesce(status, 'active') = 'active';
+SELECT *, least(days_since_police_update, days_since_grid_update) AS days_since_update FROM (
+    SELECT person_id, grid_code, police_station, in_police, in_grid,
+           date_diff('day', try_cast(updated_at_police AS TIMESTAMP), current_timestamp::TIMESTAMP) AS days_since_police_update,
+           date_diff('day', try_cast(updated_at_grid AS TIMESTAMP), current_timestamp::TIMESTAMP) AS days_since_grid_update
+    FROM person WHERE coalesce(status, 'active') = 'active');
+-- Residents neither system has updated for more than `days` days (or with no update time at all).
 CREATE MACRO stale_persons(days) AS TABLE
-    SELECT * FROM v_freshness
-    WHERE greatest(coalesce(days_since_police_update, 0), coalesce(days_since_grid_update, 0)) > days;
+    SELECT * FROM v_freshness WHERE days_since_update IS NULL OR days_since_update > days;
 
 CREATE VIEW v_conflicts_by_grid AS
 SELECT c.field, p.grid_code, c.status, count(*) AS conflicts

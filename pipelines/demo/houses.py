@@ -1,12 +1,10 @@
 """House rows of both systems: presence, variations, malformed copies."""
 from __future__ import annotations
 
-import csv
 import random
 from datetime import date
-from pathlib import Path
 
-import schemas
+from schemas.codes import code_table
 
 from . import perturb as pt
 from .address import grid_address, police_address, styles_for
@@ -29,8 +27,7 @@ HOUSE_MALFORMED_RATE = 0.002
 HOUSE_DUPLICATE_RATE = {"police": 0.003, "grid": 0.010}
 GARBAGE_ADDRESSES = ("???", "锟斤拷锟斤拷", "#N/A", "NULL")
 
-with open(Path(schemas.__file__).parent / "tables" / "gbt31000_building_use.csv", encoding="utf-8") as _f:
-    USAGE_NAMES = {r["code"]: r["name"] for r in csv.DictReader(_f)}
+USAGE_NAMES = code_table("building_use")
 
 
 def presence(rng: random.Random, pop: Population, police_refs: set[str], grid_refs: set[str]

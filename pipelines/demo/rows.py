@@ -5,13 +5,11 @@ column (replaced by the source's house key once houses have keys).
 """
 from __future__ import annotations
 
-import csv
 import random
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
-import schemas
+from schemas.codes import code_table
 
 from . import perturb as pt
 from .address import grid_address, police_address
@@ -38,8 +36,7 @@ MALFORMED_KINDS = (("empty_row", "source_key"), ("empty_row", "source_key"), ("n
                    ("birth_date_future", "birth_date"), ("id_excel_precision_loss", "id_number"),
                    ("id_invalid_length", "id_number"), ("id_invalid_chars", "id_number"))
 
-with open(Path(schemas.__file__).parent / "tables" / "gb4761_relation.csv", encoding="utf-8") as _f:
-    RELATION_NAMES = {r["code"]: r["name"] for r in csv.DictReader(_f)}
+RELATION_NAMES = code_table("relation")
 STATUS_REASON = {"deceased": "死亡", "moved_out": "迁出"}
 
 

@@ -80,42 +80,40 @@ _PROBES = {
                 "AND COMMAND = 'Query' AND INFO LIKE '%%gb_stream_probe%%'"),
 }
 
-
-@pytest.mark.filterwarnings("ignore:Previous unbuffered result:UserWarning")  # pymysql, after KILL QUERY
-def test_rows_stream_from_a_server_side_cursor(server, tmp_path):
-    """After the first batch the server still holds the rest: a named cursor being FETCHed (PostgreSQL),
-    a query still sending (MariaDB) — not a result pulled whole into memory."""
-    query, probe = _PROBES[server.kind]
-    url = server.url_with_env_password()
-    if server.kind == "postgres":
-        url += "?application_name=gb_stream_probe"
-    batches = _read(server.config(tmp_path, {"query": query}, url=url), batch_rows=500)
-    assert next(batches).num_rows == 500
-    with server.engine.connect() as conn:
-        seen = [r[0] for r in conn.exec_driver_sql(probe)]
-        if server.kind == "mariadb":  # stop the sender, so closing does not read 200 MB
-            for (pid,) in conn.exec_driver_sql("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> "
-                                               "CONNECTION_ID() AND INFO LIKE '%%gb_stream_probe%%'"):
-                conn.exec_driver_sql(f"KILL QUERY {int(pid)}")
-    batches.close()
-    assert len(seen) == 1, seen
-    assert seen[0].startswith("FETCH") if server.kind == "postgres" else "seq_1_to_200000" in seen[0]
-
-
 _KILL = {"postgres": "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                      "WHERE application_name = 'gb_stream_probe'",
          "mariadb": "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() "
                     "AND INFO LIKE '%%gb_stream_probe%%'"}
 
 
-@pytest.mark.filterwarnings("ignore:Previous unbuffered result:UserWarning")
-def test_connection_lost_mid_stream_is_one_line(server, tmp_path, waits):
-    query, _ = _PROBES[server.kind]
+def _probe_stream(server, tmp_path):
+    """The probe query streaming from `server` (tagged `gb_stream_probe`), its first 500-row batch read."""
     url = server.url_with_env_password()
     if server.kind == "postgres":
         url += "?application_name=gb_stream_probe"
-    batches = _read(server.config(tmp_path, {"query": query}, url=url), batch_rows=500)
+    batches = _read(server.config(tmp_path, {"query": _PROBES[server.kind][0]}, url=url), batch_rows=500)
     assert next(batches).num_rows == 500
+    return batches
+
+
+@pytest.mark.filterwarnings("ignore:Previous unbuffered result:UserWarning")  # pymysql, after KILL QUERY
+def test_rows_stream_from_a_server_side_cursor(server, tmp_path):
+    """After the first batch the server still holds the rest: a named cursor being FETCHed (PostgreSQL),
+    a query still sending (MariaDB) — not a result pulled whole into memory."""
+    batches = _probe_stream(server, tmp_path)
+    with server.engine.connect() as conn:
+        seen = [r[0] for r in conn.exec_driver_sql(_PROBES[server.kind][1])]
+        if server.kind == "mariadb":  # stop the sender, so closing does not read 200 MB
+            for (pid,) in conn.exec_driver_sql(_KILL["mariadb"]):
+                conn.exec_driver_sql(f"KILL QUERY {int(pid)}")
+    batches.close()
+    assert len(seen) == 1, seen
+    assert seen[0].startswith("FETCH") if server.kind == "postgres" else "seq_1_to_200000" in seen[0]
+
+
+@pytest.mark.filterwarnings("ignore:Previous unbuffered result:UserWarning")
+def test_connection_lost_mid_stream_is_one_line(server, tmp_path, waits):
+    batches = _probe_stream(server, tmp_path)
     with server.engine.connect() as conn:
         killed = conn.exec_driver_sql(_KILL[server.kind]).fetchall()
         if server.kind == "mariadb":
