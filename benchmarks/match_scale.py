@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+from schemas.normalise.ids import CHECK, check_char
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "benchmarks" / ".data"
 CACHE = DATA / "match_scale"
@@ -76,14 +78,6 @@ def _standardised(persons: int):
     return out[list(KEEP)]
 
 
-_W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-_CHECK = "10X98765432"
-
-
-def _check_digit(body: str) -> str:
-    return _CHECK[sum(int(c) * w for c, w in zip(body, _W)) % 11]
-
-
 def _shift_id(v, t: int):
     """Sequence digits mapped for tile t (see module docstring); None and odd shapes pass through."""
     if not isinstance(v, str):
@@ -91,9 +85,9 @@ def _shift_id(v, t: int):
     if len(v) == 18 and v[:17].isdigit():
         seq = v[14:17]
         new = v[:14] + str((int(seq[0]) + t) % 10) + str((int(seq[1]) + 3 * t) % 10) + str((int(seq[2]) + 2 * t) % 10)
-        check = _check_digit(new)
-        if v[17].upper() != _check_digit(v[:17]):            # invalid before: stays invalid
-            check = _CHECK[(_CHECK.index(check) + 1) % 11]
+        check = check_char(new)
+        if v[17].upper() != check_char(v[:17]):            # invalid before: stays invalid
+            check = CHECK[(CHECK.index(check) + 1) % 11]
         return new + check
     if len(v) == 15 and v.isdigit():
         seq = v[12:15]

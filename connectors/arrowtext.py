@@ -116,10 +116,6 @@ def array_as_text(a: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     raise TypeError(f"a column of type {t} cannot be read as text")
 
 
-def table_as_text(table: pa.Table) -> pa.Table:
-    return pa.table({name: array_as_text(table.column(name)) for name in table.column_names})
-
-
 # --- Excel serial dates ----------------------------------------------------------------------------------------
 _EPOCH_1900 = dt.datetime(1899, 12, 30)
 _EPOCH_1904 = dt.datetime(1904, 1, 1)

@@ -6,12 +6,10 @@ the failure may pass (server restarting, network blip, connect timeout). A perma
 password, missing table, bad SQL, missing file — is raised on the first attempt. When the attempts run
 out, the last error is raised as `RetriesExhausted` (its `attempts` and `last` for the message).
 
-`transient_db_error` classifies SQLAlchemy/DB-API errors (PostgreSQL, MySQL/MariaDB, SQLite);
-`transient_os_error` classifies file-system errors (network shares) for the file connectors.
+`transient_db_error` classifies SQLAlchemy/DB-API errors (PostgreSQL, MySQL/MariaDB, SQLite).
 """
 from __future__ import annotations
 
-import errno
 import socket
 import time
 from collections.abc import Callable
@@ -100,15 +98,3 @@ def transient_db_error(e: BaseException) -> bool:
         return "database is locked" in text or "database table is locked" in text or "busy" in text
     # another driver: connection-level errors are worth another try, everything else is not
     return bool(e.connection_invalidated) or isinstance(e, (sa.exc.InterfaceError,))
-
-
-# --- files -----------------------------------------------------------------------------------------------
-_OS_TRANSIENT = {errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED,
-                 errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ESTALE, errno.EIO}
-
-
-def transient_os_error(e: BaseException) -> bool:
-    """Network-share hiccups are worth another try; a missing file or a permission problem is not."""
-    if isinstance(e, (TimeoutError, ConnectionError)):
-        return True
-    return isinstance(e, OSError) and e.errno in _OS_TRANSIENT

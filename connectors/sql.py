@@ -23,9 +23,9 @@ import sqlalchemy as sa
 
 from connectors.errors import SourceError
 from connectors.retry import Backoff, RetriesExhausted, retry_call, transient_db_error
-from connectors.text import max_text, rows_to_batch
+from connectors.text import rows_to_batch
 
-__all__ = ["read", "safe_url", "statement", "max_text"]
+__all__ = ["read", "safe_url", "statement"]
 
 
 def _url(config, url: str) -> str:

@@ -21,7 +21,6 @@ import decimal
 from collections.abc import Sequence
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from connectors.arrowtext import array_as_text
 
@@ -69,23 +68,3 @@ def rows_to_batch(columns: Sequence[str], rows: Sequence[Sequence]) -> pa.Record
     cols = list(zip(*rows)) if rows else [() for _ in columns]
     arrays = [column_as_text(col) for col in cols]
     return pa.RecordBatch.from_arrays(arrays, names=list(columns))
-
-
-def table_as_text(table: pa.Table) -> pa.Table:
-    """Cast every column of an Arrow table to string (for Parquet/CSV sources)."""
-    return table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
-
-
-def max_text(batches, column: str) -> str | None:
-    """Largest non-null text of `column` over record batches (the watermark of a landed extract).
-
-    Text order equals time order for the ISO texts this module writes for dates and timestamps.
-    """
-    best = None
-    for batch in batches:
-        if column not in batch.schema.names:
-            raise KeyError(column)
-        m = pc.max(batch.column(column)).as_py()
-        if m is not None and (best is None or m > best):
-            best = m
-    return best

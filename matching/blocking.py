@@ -7,9 +7,10 @@ keys (the one-wrong-digit ID keys do). Two records are a candidate pair when all
 are equal and not null. Nothing here touches text similarity: DuckDB string distances count UTF-8
 bytes, so Chinese text is compared later, in `comparisons`, with rapidfuzz.
 
-The SQL is built as text first (`*_sql` functions, asserted on by tests) and run only by
-`candidate_pairs` / `blocking_report`, on the DuckDB connection the caller passes in or on a
-temporary in-memory one. Every result is fully fetched (DuckDB 2.0 rule, stack-notes §4).
+The SQL is built as text first (`*_sql` methods) and run by `run_blocking` (pairs and report in one
+pass; `candidate_pairs` and `blocking_report` are its two halves) and `shared_blocks`, on the DuckDB
+connection the caller passes in or on a temporary in-memory one. Every result is fully fetched
+(DuckDB 2.0 rule, stack-notes §4).
 """
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ class BlockingRule:
         return f"SELECT {part}, count(*) AS n FROM {keys_table} GROUP BY {part} HAVING count(*) >= 2"
 
     def staged_pairs_sql(self, keys_table: str, blocks_table: str) -> str:
-        """`pairs_sql` from the materialised `distinct_keys_sql` and `shared_blocks_sql` tables."""
+        """Distinct `(l_id, r_id)` with `l_id < r_id` sharing all keys, oversize blocks left out, from the
+        materialised `distinct_keys_sql` and `shared_blocks_sql` tables."""
         ks = range(len(self.keys))
         semi = " AND ".join(f"d.k{i} = b.k{i}" for i in ks)
         kept = (f"SELECT d.* FROM {keys_table} d SEMI JOIN {blocks_table} b ON {semi} "
@@ -97,8 +99,8 @@ class BlockingRule:
                 f"JOIN kept r ON {on} AND l.id < r.id")
 
     def staged_stats_sql(self, keys_table: str, blocks_table: str, top: int = 3) -> str:
-        """`block_stats_sql` from the materialised tables (same columns and values; the largest
-        blocks listed are the same sizes, ties broken by key so the report is deterministic)."""
+        """Blocks, kept/skipped counts and the largest blocks of this rule, one row, from the materialised
+        tables (ties among the largest blocks broken by key, so the report is deterministic)."""
         label = " || ' | ' || ".join(f"CAST(k{i} AS VARCHAR)" for i in range(len(self.keys)))
         m = self.max_block
         return (f"SELECT count(*) AS blocks, count(*) FILTER (WHERE n > {m}) AS skipped_blocks, "
@@ -107,28 +109,6 @@ class BlockingRule:
                 f"AS largest_block, "
                 f"(SELECT list(b) FROM (SELECT {label} || ' (' || n || ')' AS b FROM {blocks_table} "
                 f"ORDER BY n DESC, b LIMIT {top})) AS largest_blocks FROM {blocks_table}")
-
-    def pairs_sql(self, table: str = INPUT_VIEW) -> str:
-        """Distinct `(l_id, r_id)` with `l_id < r_id` sharing all keys, oversize blocks left out."""
-        on = " AND ".join(f"l.k{i} = r.k{i}" for i in range(len(self.keys)))
-        return (f"WITH kept AS (SELECT * FROM ({self.keyed_sql(table)}) "
-                f"WHERE block_n BETWEEN 2 AND {self.max_block}) "
-                f"SELECT DISTINCT l.id AS l_id, r.id AS r_id FROM kept l JOIN kept r "
-                f"ON {on} AND l.id < r.id")
-
-    def block_stats_sql(self, table: str = INPUT_VIEW, top: int = 3) -> str:
-        """Blocks, kept/skipped counts and the largest blocks of this rule, one row."""
-        part = ", ".join(f"k{i}" for i in range(len(self.keys)))
-        label = " || ' | ' || ".join(f"CAST(k{i} AS VARCHAR)" for i in range(len(self.keys)))
-        m = self.max_block
-        return (f"WITH b AS (SELECT {label} AS block_key, count(*) AS n "
-                f"FROM ({self.keyed_sql(table)}) GROUP BY {part}) "
-                f"SELECT count(*) FILTER (WHERE n >= 2) AS blocks, "
-                f"count(*) FILTER (WHERE n > {m}) AS skipped_blocks, "
-                f"coalesce(sum(n) FILTER (WHERE n > {m}), 0) AS skipped_records, "
-                f"coalesce(max(n), 0) AS largest_block, "
-                f"arg_max(block_key || ' (' || n || ')', n, {top}) FILTER (WHERE n >= 2) AS largest_blocks "
-                f"FROM b")
 
 
 def block_on(*columns: str, name: str | None = None, max_block: int = DEFAULT_MAX_BLOCK) -> BlockingRule:
@@ -169,24 +149,6 @@ def _check_names(rules) -> None:
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
         raise ValueError(f"blocking rule names must be unique: {names}")
-
-
-def rule_pairs_sql(rules, table: str = INPUT_VIEW) -> str:
-    """Every rule's pairs with its position in `rules` (`rule_order`), before de-duplication."""
-    _check_names(rules)
-    return " UNION ALL ".join(
-        f"SELECT l_id, r_id, {i} AS rule_order FROM ({r.pairs_sql(table)})" for i, r in enumerate(rules))
-
-
-def _rule_name_sql(rules, expr: str) -> str:
-    names = [r.name.replace("'", "''") for r in rules]
-    return f"CASE {expr} " + " ".join(f"WHEN {i} THEN '{n}'" for i, n in enumerate(names)) + " END"
-
-
-def candidate_pairs_sql(rules: tuple[BlockingRule, ...] | list[BlockingRule], table: str = INPUT_VIEW) -> str:
-    """All rules' pairs, unioned; a pair found by several rules keeps the first rule's name."""
-    return (f"SELECT l_id, r_id, {_rule_name_sql(rules, 'min(rule_order)')} AS rule "
-            f"FROM ({rule_pairs_sql(rules, table)}) GROUP BY l_id, r_id ORDER BY l_id, r_id")
 
 
 def id_ranks(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -287,9 +249,7 @@ def candidate_pairs(records: pd.DataFrame, rules=None, entity: str = "person",
                     con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
     """Candidate pairs `(l_id, r_id, rule)` of prepared records (see `records.prepare_records`),
     cross- and within-source, `l_id < r_id`, each pair once, keeping the first rule that found it."""
-    rules = tuple(rules or DEFAULT_RULES[entity])
-    with _registered(con, records) as c:
-        return c.sql(candidate_pairs_sql(rules)).df()
+    return run_blocking(records, rules, entity, con)[0]
 
 
 def blocking_report(records: pd.DataFrame, rules=None, entity: str = "person",

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from matching._graph import connected_components, greedy_one_to_one
+from matching.blocking import id_ranks
 from matching.records import RECORD_ID
 
 SINGLE = "single"
@@ -58,9 +57,7 @@ def cluster_pairs(records: pd.DataFrame, scored: pd.DataFrame,
     ids = records[RECORD_ID].to_numpy(dtype=object)
     src = records["source"].to_numpy(dtype=object)
     n = len(ids)
-    by_id = pc.sort_indices(pa.array(ids, type=pa.string())).to_numpy()   # ids are unique: a strict order
-    id_rank = np.empty(n, dtype=np.int64)
-    id_rank[by_id] = np.arange(n)
+    sorted_ids, id_rank = id_ranks(records)                 # ids are unique: a strict order
     index = pd.Index(ids)
     l, r = index.get_indexer(scored["l_id"]), index.get_indexer(scored["r_id"])
     p = scored["match_probability"].to_numpy(dtype=float)
@@ -86,7 +83,7 @@ def cluster_pairs(records: pd.DataFrame, scored: pd.DataFrame,
     comp = connected_components(n, l[kept], r[kept])
     first = np.full(n, n, dtype=np.int64)              # smallest record id per component
     np.minimum.at(first, comp, id_rank)
-    cluster = ids[by_id[first[comp]]]
+    cluster = sorted_ids[first[comp]]
 
     # strongest kept link per record
     ends = np.concatenate([l[kept], r[kept]])

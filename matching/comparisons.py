@@ -323,10 +323,6 @@ HOUSE_COMPARISONS = (
 DEFAULT_COMPARISONS = {"person": PERSON_COMPARISONS, "house": HOUSE_COMPARISONS}
 
 
-def comparison_columns(comparisons) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(c for comp in comparisons for c in comp.columns))
-
-
 def compute_gammas(records: pd.DataFrame, pairs: pd.DataFrame, comparisons) -> pd.DataFrame:
     """`pairs` (`l_id`, `r_id`, …) with one `gamma_<name>` int8 column per comparison added.
 

@@ -21,11 +21,10 @@ import numpy as np
 import pandas as pd
 
 from matching.blocking import shared_blocks
-from matching.guards import GUARD_COLUMN, missing_id_needs_household
-from matching.comparisons import comparison_columns, compute_gammas
-from matching.records import MATCH_COLUMNS, RECORD_ID, prepare_records
+from matching.guards import GUARD_COLUMN
+from matching.linker import score_pairs
+from matching.records import MATCH_COLUMNS, RECORD_ID, match_columns, prepare_records
 from matching.settings import MatchSettings
-from matching.scoring import score
 from schemas.normalise import mask_id, mask_phone
 
 MASK_ID = frozenset({"id_number", "id_alias", "owner_id_number"})
@@ -152,9 +151,7 @@ def explain_pair(left: Mapping | pd.Series, right: Mapping | pd.Series, entity: 
     model.check(comps)
     pair = pd.concat([_as_frame(left), _as_frame(right)], ignore_index=True)
     base = records if records is not None else pair
-    extra = {c for rule in rules for c in rule.columns(base.columns)}
-    columns = tuple(dict.fromkeys([*MATCH_COLUMNS[entity], *comparison_columns(comps), *sorted(extra),
-                                   *(t.column for t in model.term_frequencies)]))     # as link() does
+    columns = match_columns(entity, rules, comps, [t.column for t in model.term_frequencies], base.columns)
     ids = [prepare_records(pair.iloc[[i]], entity, columns)[RECORD_ID].iloc[0] for i in (0, 1)]
     l_id, r_id = ids
     if l_id == r_id:
@@ -164,10 +161,8 @@ def explain_pair(left: Mapping | pd.Series, right: Mapping | pd.Series, entity: 
     if missing:
         raise ValueError(f"record(s) {missing} are not in the records given")
     a, b = sorted(ids)
-    gammas = compute_gammas(prepared, pd.DataFrame({"l_id": [a], "r_id": [b]}), comps)
-    scored = score(gammas, model, comps, records=prepared if records is not None else None)
-    if entity == "person":  # the same decision guard as link()
-        scored = missing_id_needs_household(scored, settings.auto_match, settings.review)
+    scored = score_pairs(prepared, pd.DataFrame({"l_id": [a], "r_id": [b]}), entity, settings, model, comps,
+                         term_frequencies=records is not None)
     row = scored.iloc[0]
     by_id = prepared.set_index(RECORD_ID)
     group_of = {c: g.name for g in model.groups for c in g.comparisons}

@@ -20,9 +20,10 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from matching.comparisons import Comparison, Level, Mask, PairSides, equal, exact, similarity_at_least
-from matching.records import RECORD_ID, record_ids
+from matching.records import with_record_ids
+from matching.training import smoothed_shares
+from schemas.normalise import NULL_WORDS
 
-NULL_WORDS = frozenset({"", "nan", "none", "null", "n/a", "#n/a"})
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -32,7 +33,7 @@ def clean_text(values: pd.Series, lower: bool = True) -> np.ndarray:
     s = values.astype("string").str.strip()
     if lower:
         s = s.str.lower()
-    s = s.mask(s.isna() | s.str.lower().isin(NULL_WORDS))
+    s = s.mask(s.isna() | (s == "") | s.str.lower().isin(NULL_WORDS))
     return s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
 
 
@@ -53,11 +54,7 @@ def prepare_generic(tables: Mapping[str, pd.DataFrame], key: str, columns: Seque
     frame = pd.concat(parts, ignore_index=True)
     if frame["source_key"].isna().any():
         raise ValueError(f"empty {key!r} in the input tables")
-    frame.insert(0, RECORD_ID, record_ids(frame["source"], frame["source_key"]))
-    dup = frame[RECORD_ID][frame[RECORD_ID].duplicated()]
-    if len(dup):
-        raise ValueError(f"record ids are not unique, e.g. {dup.iloc[0]!r}")
-    return frame
+    return with_record_ids(frame)
 
 
 # --- levels --------------------------------------------------------------------------------------
@@ -131,12 +128,6 @@ def date_within_days(col: str, days: int, fmt: str = "%Y-%m-%d", label: str | No
 
 # --- u for linking two tables ----------------------------------------------------------------------
 
-def _shares(counts: np.ndarray, alpha: float, floor: float) -> np.ndarray:
-    """Additively smoothed shares of level counts, floored, summing to 1."""
-    p = np.maximum((counts + alpha) / (counts.sum() + alpha * len(counts)), floor)
-    return p / p.sum()
-
-
 class FilledPairSides(PairSides):
     """`PairSides` whose rapidfuzz inputs are built once per record column (nulls as empty text,
     masked by `present` as usual) and then indexed, instead of once per scorer over the pairs:
@@ -189,10 +180,10 @@ def estimate_u_link_only(records: pd.DataFrame, comparisons, n: int, seed: int =
         if (first.label == "exact" and first.description == f"{col} equal"
                 and len(comp.null_columns) == 1):
             u_exact = max(exact_share(records, col, left), floor)
-            rest = _shares(counts[:best], alpha, floor) * (1 - u_exact)
+            rest = smoothed_shares(counts[:best], alpha, floor) * (1 - u_exact)
             out.append(np.append(rest, u_exact))
         else:
-            out.append(_shares(counts, alpha, floor))
+            out.append(smoothed_shares(counts, alpha, floor))
     return out, n
 
 

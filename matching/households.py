@@ -41,7 +41,6 @@ def shared_members(records: pd.DataFrame, house_col: str = HOUSE_ID, id_col: str
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per record: how many ID numbers its house has among residents of both sources, and whether
     its own ID number is one of them. Records without a house or an ID count 0 / False."""
-    n = len(records)
     frame = pd.DataFrame({"h": records[house_col].to_numpy(dtype=object), "i": records[id_col].to_numpy(dtype=object),
                           "s": records["source"].to_numpy(dtype=object)})
     known = frame.dropna(subset=["h", "i"])
@@ -51,4 +50,4 @@ def shared_members(records: pd.DataFrame, house_col: str = HOUSE_ID, id_col: str
     count = frame["h"].map(per_house).fillna(0).to_numpy(dtype=np.int64)
     own = pd.MultiIndex.from_frame(frame[["h", "i"]]).isin(both.index) & frame["h"].notna().to_numpy() \
         & frame["i"].notna().to_numpy()
-    return count if n else np.zeros(0, np.int64), np.asarray(own, dtype=bool)
+    return count, np.asarray(own, dtype=bool)

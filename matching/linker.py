@@ -11,10 +11,10 @@ import pandas as pd
 
 from matching.blocking import run_blocking
 from matching.clustering import cluster_pairs
-from matching.comparisons import comparison_columns, compute_gammas
+from matching.comparisons import compute_gammas
 from matching.guards import missing_id_needs_household
 from matching.ids import assign_ids
-from matching.records import ID_COLUMN, ID_PREFIX, MATCH_COLUMNS, RECORD_ID, prepare_records
+from matching.records import ID_COLUMN, ID_PREFIX, RECORD_ID, match_columns, prepare_records
 from matching.scoring import score, weight_columns
 from matching.settings import MatchSettings
 
@@ -53,6 +53,17 @@ def pair_id(l_id: str, r_id: str) -> str:
     return hashlib.sha1(f"{a}\x1f{b}".encode()).hexdigest()[:16]
 
 
+def score_pairs(prepared: pd.DataFrame, pairs: pd.DataFrame, entity: str, settings: MatchSettings, model,
+                comparisons, term_frequencies: bool = True) -> pd.DataFrame:
+    """Compare, score and apply the decision guards to candidate `pairs` of `prepared` records: the one
+    scoring chain `link` and `explain` share. Without `term_frequencies` every level weighs its average."""
+    scored = score(compute_gammas(prepared, pairs, comparisons), model, comparisons,
+                   records=prepared if term_frequencies else None)
+    if entity == "person":
+        scored = missing_id_needs_household(scored, settings.auto_match, settings.review)
+    return scored
+
+
 def link(records: pd.DataFrame, entity: str = "person", settings: MatchSettings | None = None,
          previous_xref: pd.DataFrame | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
          issued_max: int | None = None) -> LinkResult:
@@ -65,15 +76,11 @@ def link(records: pd.DataFrame, entity: str = "person", settings: MatchSettings 
     rules, comps = settings.rules_for(entity), settings.comparisons_for(entity)
     model = settings.model_for(entity)
     model.check(comps)
-    extra = {c for rule in rules for c in rule.columns(records.columns)}
-    columns = tuple(dict.fromkeys([*MATCH_COLUMNS[entity], *comparison_columns(comps), *sorted(extra),
-                                   *(t.column for t in model.term_frequencies)]))
+    columns = match_columns(entity, rules, comps, [t.column for t in model.term_frequencies], records.columns)
     prepared = prepare_records(records, entity, columns)
 
     pairs, report = run_blocking(prepared, rules, con=con)
-    scored = score(compute_gammas(prepared, pairs, comps), model, comps, records=prepared)
-    if entity == "person":
-        scored = missing_id_needs_household(scored, settings.auto_match, settings.review)
+    scored = score_pairs(prepared, pairs, entity, settings, model, comps)
     clusters = cluster_pairs(prepared, scored, settings.thresholds)
 
     id_col = ID_COLUMN[entity]

@@ -115,12 +115,9 @@ def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.Da
                 source = np.where(differ, None, source)
             c["conflict_id"] = conflict_id(c["entity_id"], field)
             c = _apply_decisions(c, dec)
-            steward = c.set_index("entity_id")["status"].eq("resolved")
-            if steward.any():
-                fix = c[c["status"] == "resolved"].set_index("entity_id")["chosen_value"]
-                idx = wide[id_col].map(fix)
-                chosen = chosen.where(idx.isna(), idx)
-                source = np.where(idx.notna(), "steward", source)
+            decided = _decided(c, wide[id_col])
+            chosen = chosen.where(decided.isna(), decided)
+            source = np.where(decided.notna(), "steward", source)
             conflicts.append(c)
             counts["conflicts"] += len(c)
         golden[field] = chosen.values
@@ -129,11 +126,11 @@ def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.Da
         cross = id_cross_checks(golden, wide, id_col)
         if len(cross):
             cross = _apply_decisions(cross, dec)
-            for _, row in cross[cross["status"] == "resolved"].iterrows():   # a steward set the value
-                field = row["field"].split("~")[0]
-                hit = golden[id_col] == row["entity_id"]
-                golden.loc[hit, field] = row["chosen_value"]
-                golden.loc[hit, f"{field}_source"] = "steward"
+            for check in cross["field"].unique():                    # a steward set the value
+                field = check.split("~")[0]
+                decided = _decided(cross[cross["field"] == check], golden[id_col])
+                golden[field] = golden[field].where(decided.isna(), decided)
+                golden[f"{field}_source"] = np.where(decided.notna(), "steward", golden[f"{field}_source"])
             conflicts.append(cross)
             counts["conflicts"] += len(cross)
     conflict_cols = ["conflict_id", "entity_id", "field", "police_key", "grid_key", "police_value", "grid_value",
@@ -179,6 +176,11 @@ def id_cross_checks(golden: pd.DataFrame, wide: pd.DataFrame, id_col: str) -> pd
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
+def _decided(c: pd.DataFrame, ids: pd.Series) -> pd.Series:
+    """Per entity of `ids`, the value a steward decided in conflicts `c` (NaN where none did)."""
+    return ids.map(c[c["status"] == "resolved"].set_index("entity_id")["chosen_value"])
+
+
 def _latest_decisions(decisions: pd.DataFrame | None) -> pd.DataFrame | None:
     if decisions is None or decisions.empty:
         return None
@@ -195,7 +197,10 @@ def _apply_decisions(c: pd.DataFrame, dec: pd.DataFrame | None) -> pd.DataFrame:
     d = dec.reindex(c["conflict_id"])
     d.index = c.index
     has = d["decision_id"].notna()
-    same = has & (d["police_value"] == c["police_value"]) & (d["grid_value"] == c["grid_value"])
+
+    def unchanged(col: str) -> pd.Series:        # a side without a value (cross-field checks) stays unchanged
+        return (d[col] == c[col]) | (d[col].isna() & c[col].isna())
+    same = has & unchanged("police_value") & unchanged("grid_value")
     c.loc[has, "decision_id"] = d.loc[has, "decision_id"]
     c.loc[same, "chosen_value"] = d.loc[same, "value"]
     c.loc[same, "status"] = "resolved"

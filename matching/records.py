@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from schemas.normalise import factorize_text
+from schemas.normalise import NULL_WORDS, factorize_text
 
 RECORD_ID = "record_id"
 
@@ -26,15 +26,31 @@ ID_COLUMN = {"person": "person_id", "house": "house_id"}
 ID_PREFIX = {"person": "P", "house": "H"}
 
 
+def match_columns(entity: str, rules, comparisons, tf_columns, available) -> tuple[str, ...]:
+    """The columns one run reads: the entity's defaults, every comparison's, the columns of `available`
+    the blocking rules mention, and the term-frequency columns (link, train and explain agree)."""
+    extra = {c for rule in rules for c in rule.columns(available)}
+    return tuple(dict.fromkeys([*MATCH_COLUMNS[entity], *(c for comp in comparisons for c in comp.columns),
+                                *sorted(extra), *tf_columns]))
+
+
 def record_ids(source: pd.Series, source_key: pd.Series) -> pd.Series:
     """`source:source_key`, the record id used in pairs (`l_id < r_id`) and clusters."""
     return source.astype(str) + ":" + source_key.astype(str)
 
 
+def with_record_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (with `source`, `source_key`) with the record id as its first column; ids must be unique."""
+    frame.insert(0, RECORD_ID, record_ids(frame["source"], frame["source_key"]))
+    dup = frame[RECORD_ID][frame[RECORD_ID].duplicated()]
+    if len(dup):
+        raise ValueError(f"record ids are not unique, e.g. {dup.iloc[0]!r}")
+    return frame
+
+
 # Text that means "unknown" in one of the sources (compared lower-cased); such values never block
 # and compare as null.
-PLACEHOLDER_WORDS = frozenset({"null", "none", "nan", "n/a", "#n/a", "未知", "不详", "无", "暂无", "空",
-                               "123456789012345678", "12345678901", "+8612345678901"})
+PLACEHOLDER_WORDS = NULL_WORDS | {"123456789012345678", "12345678901", "+8612345678901"}
 
 
 def is_placeholder(s: pd.Series) -> pd.Series:
@@ -94,9 +110,4 @@ def prepare_records(records: pd.DataFrame, entity: str,
             out[c] = pd.to_numeric(records[c], errors="coerce").to_numpy(dtype=float)
         else:
             out[c] = _text(_as_text_date(records[c]) if c == "birth_date" else records[c])
-    frame = pd.DataFrame(out)
-    frame.insert(0, RECORD_ID, record_ids(frame["source"], frame["source_key"]))
-    dup = frame[RECORD_ID][frame[RECORD_ID].duplicated()]
-    if len(dup):
-        raise ValueError(f"record ids are not unique, e.g. {dup.iloc[0]!r}")
-    return frame
+    return with_record_ids(pd.DataFrame(out))

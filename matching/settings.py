@@ -1,12 +1,14 @@
 """`MatchSettings`: everything one matching run is configured by.
 
-Thresholds come from the `matching:` section of gridbridge.yaml (`MatchSettings.from_config`);
-m/u probabilities come from a versioned model JSON (default `matching/default_model.json`).
+Thresholds and the model file come from the `matching:` section of gridbridge.yaml
+(`MatchSettings.from_config`); m/u probabilities from a versioned model JSON (default
+`matching/default_model.json`).
 Blocking rules and comparisons default to the entity's standard library sets.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 from matching.blocking import DEFAULT_RULES, BlockingRule
@@ -29,17 +31,11 @@ class MatchSettings:
         Thresholds(self.auto_match, self.review, self.duplicate)     # raises on bad thresholds
 
     @classmethod
-    def from_config(cls, matching: dict | None) -> "MatchSettings":
-        """From the config's `matching:` mapping: `auto_match`, `review`, `duplicate`, `model`."""
-        matching = dict(matching or {})
-        if "model" in matching:
-            matching["model_path"] = matching.pop("model")
-        allowed = {"auto_match", "review", "duplicate", "model_path"}
-        unknown = set(matching) - allowed
-        if unknown:
-            raise ValueError(f"unknown matching setting(s) {sorted(unknown)}; "
-                             f"allowed: auto_match, review, duplicate, model")
-        return cls(**matching)
+    def from_config(cls, config) -> "MatchSettings":
+        """From a loaded gridbridge config (`schemas.config.Config`): its `matching:` thresholds and the
+        model file a sync scores with (`MatchingConfig.model_path`: configured, else the trained default)."""
+        m = config.matching
+        return cls(auto_match=m.auto_match, review=m.review, model_path=m.model_path(config))
 
     @property
     def thresholds(self) -> Thresholds:
@@ -58,4 +54,4 @@ class MatchSettings:
         return model
 
     def replace(self, **changes) -> "MatchSettings":
-        return MatchSettings(**{f.name: getattr(self, f.name) for f in fields(self)} | changes)
+        return dataclasses.replace(self, **changes)

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from matching.blocking import run_blocking
-from matching.comparisons import comparison_columns, compute_gammas
-from matching.records import MATCH_COLUMNS, RECORD_ID, prepare_records
+from matching.comparisons import compute_gammas
+from matching.records import RECORD_ID, match_columns, prepare_records
 from matching.scoring import Model, TermFrequency
 from matching.settings import MatchSettings
 
@@ -212,11 +212,9 @@ def train(records: pd.DataFrame, entity: str = "person", settings: MatchSettings
     rules, comps = settings.rules_for(entity), settings.comparisons_for(entity)
     base = settings.model_for(entity)
     base.check(comps)
-    extra = {c for rule in rules for c in rule.columns(records.columns)}
     tfs = DEFAULT_TF[entity] if options.term_frequencies is None else tuple(options.term_frequencies)
-    columns = tuple(dict.fromkeys([*MATCH_COLUMNS[entity], *comparison_columns(comps), *sorted(extra),
-                                   *(t.column for t in tfs)]))
-    prepared = prepare_records(records, entity, columns)
+    prepared = prepare_records(records, entity, match_columns(entity, rules, comps, [t.column for t in tfs],
+                                                              records.columns))
     if len(prepared) < 2:
         raise ValueError(f"cannot train the {entity} model on {len(prepared)} record(s)")
 

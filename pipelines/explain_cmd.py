@@ -47,9 +47,8 @@ def cmd_explain(args) -> int:
             return _fail(f"no {source} {args.entity} record with key {key!r} in the latest standardised data "
                          f"({work / (C.stg(source, args.entity) + '.parquet')})")
         picked[source] = hit.iloc[0]
-    model_path = config.matching.model_path(config)          # the match stage's choice (pipelines/match.py)
-    settings = MatchSettings(auto_match=config.matching.auto_match, review=config.matching.review,
-                             model_path=model_path)
+    settings = MatchSettings.from_config(config)             # the match stage's choice (pipelines/match.py)
+    model_path = settings.model_path
     explanation = explain_pair(picked["police"], picked["grid"], args.entity, settings, records=records)
     print(f"model file: {model_path or 'built-in starting model'}")
     print(render(explanation))

@@ -30,14 +30,13 @@ def _match_asset(entity: str) -> dg.AssetsDefinition:
         previous = read_table(config.warehouse_path, f"{entity}_xref")
         records = pd.concat([police, grid], ignore_index=True)
         records = with_run_context(records, entity, evidence.get("house_links"))
-        model_path = config.matching.model_path(config)
-        settings = MatchSettings(auto_match=config.matching.auto_match, review=config.matching.review,
-                                 model_path=model_path)
+        settings = MatchSettings.from_config(config)
+        model_path = settings.model_path
         context.log.info(f"{entity} model: {model_path or 'built-in starting model (run `gridbridge train`)'}")
         result = link(records, entity=entity, settings=settings, previous_xref=previous)
         id_col = f"{entity}_id"
         xref = result.xref.merge(records[["source", "source_key", "flags"]], on=["source", "source_key"], how="left")
-        sizes = xref.groupby(id_col)["source"].agg(lambda s: (s == "police").sum() > 0 and (s == "grid").sum() > 0)
+        sizes = xref.groupby(id_col)["source"].nunique() == 2          # in both systems
         context.add_output_metadata({"records": len(records), f"{entity}s": int(xref[id_col].nunique()),
                                      "in_both_systems": int(sizes.sum()),
                                      "model": str(model_path or "built-in"),

@@ -48,7 +48,7 @@ def cmd_train(args) -> int:
     config = load(args.config)
     out = Path(args.out) if args.out else config.matching.model_target(config)
     base = config.matching.model_path(config)
-    settings = MatchSettings(auto_match=config.matching.auto_match, review=config.matching.review, model_path=base)
+    settings = MatchSettings.from_config(config)
     models = {}
     for entity in ENTITIES:
         records = stg_records(config, entity)

@@ -21,15 +21,16 @@ import pyarrow.compute as pc
 from schemas.canonical import DERIVED, FIELDS
 from schemas.codes import normalise_bool, normalise_code, normalise_person_type, normalise_status
 from schemas.config import ConfigError, EntityConfig
-from schemas.normalise._text import SETTLED, map_settled, text_array, true_mask
+from schemas.normalise._text import SETTLED, is_blank, map_settled, text_array, true_mask
 from schemas.normalise.addresses import parse_address
 from schemas.normalise.dates import parse_date, parse_timestamp
 from schemas.normalise.ids import id_birth_date, id_sex, normalise_id
 from schemas.normalise.names import normalise_name
 from schemas.normalise.phones import normalise_phone
 
-# blanks, placeholders, and mojibake alone (锟斤拷 = U+FFFD read back as GBK; 烫/屯 = uninitialised memory)
-_GARBAGE_TEXT = r"^(?:[?？�□\s]*|#N/A|N/A|NULL|null|None|无|不详|-+|0+|(?:锟斤拷|[烫屯�\s])+)$"
+# beside the null words (is_blank): question marks, dashes, zeros, and mojibake alone (锟斤拷 = U+FFFD read back
+# as GBK; 烫/屯 = uninitialised memory)
+_GARBAGE_TEXT = r"^(?:[?？�□\s]*|#N/A|-+|0+|(?:锟斤拷|[烫屯�\s])+)$"
 _CODE_TABLE = {"sex": "sex", "ethnicity": "ethnicity", "relation": "relation", "usage": "building_use"}
 
 
@@ -161,7 +162,7 @@ def _address(acc, s, field, ent):
                 src = {"street": "street_office"}.get(part, part)    # street = 街道/乡镇, as the police's 街道 column
                 if part not in ent.columns and src in parsed:
                     acc.cols[part] = parsed[src]
-            bad = text.isna() | text.str.fullmatch(_GARBAGE_TEXT, na=True)
+            bad = is_blank(text) | text.str.fullmatch(_GARBAGE_TEXT, na=True)     # null words: 暂无, 未知, NULL …
             acc.reason(pd.Series(np.where(bad, "address_missing", None), index=acc.index))
 
 
@@ -192,6 +193,10 @@ _HANDLERS = {
     "is_rented": _vocab(normalise_bool),
     "area": _number, "tenant_count": _number,
 }
+
+
+# fields whose handler applies the source's `values:` map itself (code tables, vocabularies): never twice
+_VALUES_IN_HANDLER = frozenset({*_CODE_TABLE, "person_type", "status", "is_rented"})
 
 
 def check_columns(raw_columns, source: str, entity: str, ent: EntityConfig) -> None:
@@ -301,7 +306,7 @@ def standardise(raw: pd.DataFrame, source: str, entity: str, ent: EntityConfig,
     for field in FIELDS[entity]:
         if field == "source_key" or field not in columns:
             continue
-        s = _apply_values(mapped[field], ent.values.get(field) if field not in _CODE_TABLE else None)
+        s = _apply_values(mapped[field], ent.values.get(field) if field not in _VALUES_IN_HANDLER else None)
         _HANDLERS.get(field, lambda a, s, f, e: a.cols.__setitem__(f, s))(acc, s, field, ent)
 
     if entity == "person" and "id_number" in acc.cols:

@@ -64,3 +64,21 @@ def test_thresholds_ordered(demo_template):
     data["matching"] = {"auto_match": 0.5, "review": 0.9}
     with pytest.raises(ConfigError, match="review <= auto_match"):
         parse(data)
+
+
+def test_match_settings_come_from_the_matching_section_and_the_trained_model(demo_template, tmp_path):
+    from matching import MatchSettings
+    data = sample(demo_template)
+    data["matching"] = {"auto_match": 0.9, "review": 0.55}
+    data["warehouse"] = {"path": str(tmp_path / "wh" / "gridbridge.duckdb")}
+    cfg = parse(data)
+    s = MatchSettings.from_config(cfg)
+    assert (s.auto_match, s.review, s.model_path) == (0.9, 0.55, None)    # nothing trained: built-in model
+    target = cfg.matching.model_target(cfg)
+    assert target == tmp_path / "wh" / "models" / "matching_model.json"
+    target.parent.mkdir(parents=True)
+    target.write_text("{}", encoding="utf-8")
+    assert MatchSettings.from_config(cfg).model_path == target           # `gridbridge train` wrote it
+    data["matching"]["model"] = str(tmp_path / "elsewhere.json")
+    cfg = parse(data)
+    assert MatchSettings.from_config(cfg).model_path == cfg.matching.model_target(cfg) == tmp_path / "elsewhere.json"

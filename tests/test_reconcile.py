@@ -62,3 +62,22 @@ def test_birth_date_and_sex_that_disagree_with_the_id_number_are_conflicts():
                                 fields=("id_number", "sex", "birth_date"), rule_for=lambda f: "grid",
                                 id_col="person_id", raw_columns={})
     assert set(conf.loc[conf["field"].str.contains("~"), "field"]) == {"sex~id_number", "birth_date~id_number"}
+
+
+def test_a_decision_on_a_one_sided_id_check_sticks_and_sets_the_golden_value():
+    """A person known to the police only: the grid side of the sex~id_number conflict is empty."""
+    police = [_rec("police", "P1", id_number="64020219900101123X", sex="2")]
+    xref = pd.DataFrame({"source": ["police"], "source_key": ["P1"], "person_id": ["X1"]})
+
+    def run(decisions=None):
+        return reconcile("person", pd.DataFrame(police), pd.DataFrame([_rec("grid", "-")]).iloc[:0], xref,
+                         fields=("id_number", "sex"), rule_for=lambda f: "police", id_col="person_id",
+                         raw_columns={}, decisions=decisions)
+    golden, conf, _ = run()
+    assert conf.loc[0, "field"] == "sex~id_number" and pd.isna(conf.loc[0, "grid_value"])
+    decisions = pd.DataFrame([{"decision_id": 7, "kind": "conflict", "target": conf.loc[0, "conflict_id"], "value": "1",
+                               "police_value": "2", "grid_value": None, "decided_by": "steward1",
+                               "decided_at": "2026-11-23T10:00:00", "reason": "户口本核实"}])
+    golden, conf, _ = run(decisions)
+    assert conf.loc[0, "status"] == "resolved" and conf.loc[0, "decision_id"] == 7
+    assert (golden.loc[0, "sex"], golden.loc[0, "sex_source"]) == ("1", "steward")

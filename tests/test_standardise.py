@@ -180,14 +180,15 @@ def test_fixed_person_rows():
 
 
 def test_house_numbers_and_flags():
-    raw = pd.DataFrame({"房屋编号": ["H1", "H2", "H3", "H4"],
-                        "房屋地址": ["锦华苑3号楼2单元502室", "???", "胜利东街23-1号", "锟斤拷锟斤拷"],
-                        "建筑面积": ["74.5", "-3", "abc", "60"], "是否出租": ["是", "否", "也许", "否"],
-                        "房主姓名": ["王静", "???", "", "王静"], "房主电话": ["13912345678", "123", "", ""],
-                        "用途": ["住宅", "01", "火星基地", "住宅"]}, dtype=object)
+    raw = pd.DataFrame({"房屋编号": ["H1", "H2", "H3", "H4", "H5"],
+                        "房屋地址": ["锦华苑3号楼2单元502室", "???", "胜利东街23-1号", "锟斤拷锟斤拷", "暂无"],
+                        "建筑面积": ["74.5", "-3", "abc", "60", "60"], "是否出租": ["是", "否", "也许", "否", "否"],
+                        "房主姓名": ["王静", "???", "", "王静", "王静"], "房主电话": ["13912345678", "123", "", "", ""],
+                        "用途": ["住宅", "01", "火星基地", "住宅", "住宅"]}, dtype=object)
     stg, q = standardise(raw, "grid", "house", HOUSE)
-    # mojibake (锟斤拷: U+FFFD written back as GBK) is no address either
-    assert dict(zip(q["source_key"], q["reason"])) == {"H2": "address_missing", "H4": "address_missing"}
+    # mojibake (锟斤拷: U+FFFD written back as GBK) and null words (暂无) are no address either
+    assert dict(zip(q["source_key"], q["reason"])) == {"H2": "address_missing", "H4": "address_missing",
+                                                       "H5": "address_missing"}
     assert stg["area"].tolist()[0] == 74.5 and np.isnan(stg["area"].tolist()[1])
     assert stg["is_rented"].tolist() == [True, None]
     assert stg["usage"].tolist() == ["01", None]
@@ -200,3 +201,14 @@ def test_missing_mapped_column_is_one_line_error():
     with pytest.raises(MappingError) as info:
         standardise(raw, "grid", "person", EntityConfig(key="编号", columns={"name": "姓名"}))
     assert str(info.value) == "grid.person: column '姓名' (mapped to name) not found in the source"
+
+
+def test_a_values_map_is_applied_once():
+    """`values:` is applied by the vocabulary handler itself: {'1': '2', '2': '流动'} reads '2' as floating,
+    and '1' as '2' — a code that is no person type — not as floating after a second pass."""
+    ent = EntityConfig(key="编号", columns={"name": "姓名", "person_type": "类型"},
+                       values={"person_type": {"1": "2", "2": "流动"}})
+    raw = pd.DataFrame({"编号": ["a", "b"], "姓名": ["王静", "马丽"], "类型": ["2", "1"]}, dtype=object)
+    stg, _ = standardise(raw, "grid", "person", ent)
+    assert stg["person_type"].tolist()[0] == "floating"
+    assert stg["person_type"].tolist()[1] != "floating"

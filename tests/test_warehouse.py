@@ -66,3 +66,19 @@ def test_run_log_upsert(tmp_path):
     state.record_run("r1", status="failed", message="gate")
     runs = state.runs()
     assert runs[["run_id", "status", "started_at", "message"]].values.tolist() == [["r1", "failed", "2026-11-23T02:00:00", "gate"]]
+
+
+def test_sql_masks_are_the_python_masks(tmp_path):
+    """The analyst views' SQL macros and `gridbridge explain`'s Python masks give the same text."""
+    from schemas.normalise import mask_id, mask_phone
+    path = tmp_path / "wh.duckdb"
+    publish(path, {}, "run1")
+    ids = ["64020219900101123X", "640202900101123", "12345678", "12345", "", None, " 64020219900101123X "]
+    phones = ["+8613912345678", "+869522012345", "95588", "+86 951 2012345", "0951-2012345", "12", "", None]
+    con = duckdb.connect(str(path), read_only=True)
+    sql_ids = [con.execute("SELECT mask_id(?)", [v]).fetchone()[0] for v in ids]
+    sql_phones = [con.execute("SELECT mask_phone(?)", [v]).fetchone()[0] for v in phones]
+    con.close()
+    assert sql_ids == mask_id(pd.Series(ids, dtype=object)).tolist()
+    assert sql_phones == mask_phone(pd.Series(phones, dtype=object)).tolist()
+    assert sql_ids[0] == "640202********123X" and sql_phones[:2] == ["139****5678", "095****2345"]

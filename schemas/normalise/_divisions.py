@@ -111,4 +111,3 @@ def levels() -> dict[str, Level]:
     }
 
 
-PROVINCE_SHORT = {short: full for full, short in PROVINCES}

@@ -179,18 +179,6 @@ def none_if_na(s: pd.Series) -> pd.Series:
     return pd.Series(arr, index=s.index, dtype=object, name=s.name)
 
 
-def coalesce(first: pd.Series, *others) -> pd.Series:
-    """First non-missing value per row among `first` and `others` (Series aligned with it, or scalars)."""
-    out = first.to_numpy(dtype=object, copy=True)
-    for other in others:
-        fill = np.asarray(other, dtype=object) if isinstance(other, pd.Series) else \
-            np.full(len(out), other, dtype=object)
-        gap = pd.isna(out)
-        out[gap] = fill[gap]
-    out[pd.isna(out)] = None
-    return pd.Series(out, index=first.index, dtype=object)
-
-
 def factorize_text(values) -> tuple[np.ndarray, np.ndarray]:
     """(codes, distinct values in first-seen order) of a text column; missing values get code -1.
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from ._addr_levels import admin_prefix, compound_key, lower_levels, upper_levels
 from ._addr_text import clean, heads, mask_digits
 from ._house import parse_tails
-from ._text import as_text, factorize_text
+from ._text import as_text, by_unique, factorize_text
 
 if TYPE_CHECKING:
     from .gazetteer import Gazetteer
@@ -177,9 +177,4 @@ def parse_address(s, gazetteer: Gazetteer | None = None) -> pd.DataFrame:
     suffix, or glued to an unsuffixed 社区/村, are read as the known name they stand for when that is
     unambiguous; without it the parse uses the suffix rules only.
     """
-    s = as_text(s)
-    codes, uniq = factorize_text(s)
-    table = np.full((len(uniq) + 1, len(ADDRESS_COLUMNS)), None, dtype=object)
-    if len(uniq):
-        table[:-1] = _parse_unique(pd.Series(uniq, dtype=object), gazetteer).to_numpy(dtype=object)
-    return pd.DataFrame(table[codes], index=s.index, columns=ADDRESS_COLUMNS)
+    return by_unique(as_text(s), lambda u: _parse_unique(u, gazetteer), ADDRESS_COLUMNS)

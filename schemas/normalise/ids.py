@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from ._text import (
-    WS, as_text, by_unique, first_code, full_match, join_flags, none_if_na, str_len, text_array, truthy,
+    NULL_WORDS, WS, as_text, by_unique, first_code, full_match, join_flags, none_if_na, str_len, text_array, truthy,
 )
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -22,8 +22,9 @@ CHECK = "10X98765432"
 _W = np.array(WEIGHTS, dtype=np.int64)
 _CHECK = np.array(list(CHECK), dtype=object)
 _ID18 = "[0-9]{17}[0-9X]"
-_PLACEHOLDERS = frozenset({"", "无", "NULL", "NONE", "NAN", "NA", "#NA", "不详", "空",
-                           "123456789012345678", "12345678901234567X", "123456789012345"})
+# the shared "no value" words (compared upper-cased here) and the fake numbers forms are filled with
+_PLACEHOLDERS = frozenset({w.upper() for w in NULL_WORDS} | {"", "#NA", "123456789012345678", "12345678901234567X",
+                                                             "123456789012345"})
 ID_COLUMNS = ["id_number", "id_alias", "id_error", "id_flags"]
 
 

@@ -2,8 +2,7 @@ import duckdb
 import pytest
 
 from tests.matching.match_factories import frame, person, valid_id
-from matching.blocking import (PERSON_RULES, BlockingRule, block_on, blocking_report, candidate_pairs,
-                               candidate_pairs_sql)
+from matching.blocking import BlockingRule, block_on, blocking_report, candidate_pairs
 from matching.records import prepare_records
 
 A = valid_id("64020219900101123")          # 640202199001011232
@@ -16,22 +15,18 @@ def pairs_of(df, rules=None, entity="person"):
 
 def test_sql_text_names_the_rule_keys():
     rule = BlockingRule("name+year", ("name_pinyin", "substr(birth_date, 1, 4)"), max_block=77)
-    sql = rule.pairs_sql()
-    assert "name_pinyin" in sql and "substr(birth_date, 1, 4)" in sql
-    assert "l.k0 = r.k0 AND l.k1 = r.k1" in sql and "l.id < r.id" in sql
-    assert "BETWEEN 2 AND 77" in sql
-    union = candidate_pairs_sql(PERSON_RULES)
-    for r in PERSON_RULES:
-        assert f"'{r.name}'" in union
-        for key in r.keys:
-            assert key in union
+    keys = rule.distinct_keys_sql()
+    assert "name_pinyin AS k0" in keys and "substr(birth_date, 1, 4) AS k1" in keys
+    pairs = rule.staged_pairs_sql("keys_t", "blocks_t")
+    assert "l.k0 = r.k0 AND l.k1 = r.k1" in pairs and "l.id < r.id" in pairs and "b.n <= 77" in pairs
 
 
 def test_rule_validation():
     with pytest.raises(ValueError):
         BlockingRule("empty", ())
-    with pytest.raises(ValueError):
-        candidate_pairs_sql([block_on("phone"), block_on("phone")])
+    with pytest.raises(ValueError, match="unique"):
+        candidate_pairs(prepare_records(frame(person("police", "1", "张三", "zhangsan", None)), "person"),
+                        [block_on("phone"), block_on("phone")])
 
 
 def test_null_and_placeholder_keys_never_block():

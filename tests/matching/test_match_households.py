@@ -2,7 +2,8 @@
 import numpy as np
 import pandas as pd
 
-from matching import MatchSettings, link
+from matching import MatchSettings, block_on, link
+from matching.blocking import PERSON_RULES
 from matching.comparisons import PERSON_COMPARISONS, compute_gammas
 from matching.households import attach_house_ids, shared_members
 from matching.records import prepare_records
@@ -91,8 +92,11 @@ def test_house_evidence_lifts_a_missing_id_pair_with_a_stale_address():
 def test_house_evidence_never_outweighs_a_different_birth_date_and_name():
     """Two residents of one matched house (mother and daughter): the house agrees, the person does not."""
     rows = _family(person("grid", "2", "李小娜", "lixiaona", "1992-07-30", None))
-    result = link(attach_house_ids(pd.DataFrame(rows), HOUSES), "person", MatchSettings())
+    # blocked on the house as well, so mother and daughter are really compared
+    settings = MatchSettings(blocking_rules=(*PERSON_RULES, block_on("house_id")))
+    result = link(attach_house_ids(pd.DataFrame(rows), HOUSES), "person", settings)
     pair = result.pairs[(result.pairs["l_id"] == "grid:2") & (result.pairs["r_id"] == "police:2")]
-    assert pair.empty or float(pair["match_probability"].iloc[0]) < MatchSettings().review
+    assert len(pair) == 1 and pair["gamma_house"].iloc[0] == 2                 # co_member: the house agrees
+    assert float(pair["match_probability"].iloc[0]) < settings.review
     assert result.xref["person_id"].nunique() == 3
     assert np.isfinite(result.pairs["match_weight"]).all()

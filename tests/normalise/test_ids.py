@@ -67,7 +67,7 @@ def test_cleaning_variants(raw):
 
 @pytest.mark.parametrize("raw", cases([None, float("nan"), "", "   ", "无", "NULL", "null", "#N/A",
                                  "000000000000000000", "111111111111111111", "123456789012345678",
-                                 "-", "******"]))
+                                 "-", "******", "暂无", "未知", "没有", "nat", "n/a"]))
 def test_flag_id_missing(raw):
     r = normalise_id(pd.Series([raw], dtype=object)).iloc[0]
     assert r["id_number"] is None and r["id_error"] is None and r["id_flags"] == "id_missing"
