@@ -23,7 +23,7 @@ Inputs (prepared once, cached under benchmarks/.data/match_scale/):
 
 Each size runs `matching.link(records, entity="person")` in its own process; the phases are timed by
 wrapping the functions `matching.linker` calls (linker.py itself is not modified), and peak RSS
-(`resource.getrusage`) is read after each phase. Prints one table with ratios to the smallest size.
+(`benchmarks.memory.peak_mb`, the child's own) is read after each phase. Prints one table with ratios to the smallest size.
 """
 from __future__ import annotations
 
@@ -148,8 +148,8 @@ def records(persons: int):
 
 # --- one run (child process) -------------------------------------------------------------------------------
 def _peak_mb() -> float:
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from benchmarks.memory import peak_mb
+    return peak_mb()
 
 
 def child(persons: int) -> dict:

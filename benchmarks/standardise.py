@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from benchmarks.memory import peak_mb
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "benchmarks" / ".data"
@@ -136,7 +137,7 @@ def _stage(stage: str, cfg_path: str, fmt: str) -> dict:
     else:
         raise SystemExit(f"unknown stage {stage}")
     return {"rows": rows, "seconds": time.perf_counter() - t0,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_mb": peak_mb()}
 
 
 def run_stage(stage: str, cfg: Path, fmt: str) -> dict:

@@ -8,7 +8,6 @@ size's (how it scales). Numbers are wall-clock on whatever machine runs it; comp
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import tempfile
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from benchmarks.memory import peak_mb
 from pipelines.cli import execute_sync
 from pipelines.demo import generate
 
@@ -49,7 +49,7 @@ def run_once(persons: int) -> dict:
             ev = rec.event_log_entry.dagster_event
             per_stage[stage_of(ev.step_key)] += ev.event_specific_data.duration_ms / 1000
         return {"persons": persons, "generate": gen, "total": total, **per_stage,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                "peak_rss_mb": peak_mb()}
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
