@@ -126,7 +126,11 @@ def cmd_export(args) -> int:
         print(f"gridbridge: no warehouse at {config.warehouse_path}; run `gridbridge sync` first", file=sys.stderr)
         return EXIT_USER_ERROR
     t0 = time.time()
-    written = export_tables(config.warehouse_path, args.out, args.format, EXPORT_TABLES)
+    try:
+        written = export_tables(config.warehouse_path, args.out, args.format, args.tables or EXPORT_TABLES)
+    except ValueError as e:
+        print(f"gridbridge: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
     width = max(len(e.path.name) for e in written)
     for e in written:
         sheets = f"  sheets: {', '.join(e.sheets)}" if len(e.sheets) > 1 else ""
@@ -158,6 +162,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--config", default="gridbridge.yaml")
     e.add_argument("--format", choices=["parquet", "csv", "xlsx"], default="parquet")
     e.add_argument("--out", default="export")
+    e.add_argument("--tables", nargs="+", metavar="NAME",
+                   help="tables or views to export (default: the analysts' views, ID numbers and phones masked; "
+                        "a steward table such as person or person_conflict has full values)")
     e.set_defaults(func=cmd_export)
     from pipelines import explain_cmd  # light: its heavy imports are inside the command
     explain_cmd.add_parser(sub)

@@ -36,6 +36,9 @@ def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
         out.append(f"\npersons: {p['golden']} golden — {p['in_both']} in both systems, {p['only_police']} only in police, "
                    f"{p['only_grid']} only in grid; {p['within_source_duplicates']} with within-source duplicates (重户); "
                    f"{p['review_pairs']} pairs for steward review")
+        if "living" in p:
+            gone = ", ".join(f"{k} {n}" for k, n in sorted(p.get("by_status", {}).items()) if k != "active")
+            out.append(f"living residents: {p['living']}" + (f" (not counted, kept for stewards: {gone})" if gone else ""))
         out.append(f"houses: {counts.get('houses', {}).get('golden', 0)} golden")
     conf = counts.get("conflicts", {})
     if conf:

@@ -17,7 +17,7 @@ import pytest
 from pipelines.cli import main
 from tests.connectors.filecases import make_config, read_frame
 from warehouse import export
-from warehouse.export import EXPORT_TABLES, export_tables, headers
+from warehouse.export import EXPORT_TABLES, FORMATS, export_tables, headers
 from warehouse.publish import publish
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "gridbridge.yaml"
@@ -159,8 +159,8 @@ def test_chinese_headers_for_every_labelled_column_english_names_otherwise(wareh
     assert heads["v_person"][:12] == ["人员编号", "姓名", "性别", "民族", "出生日期", "公民身份号码", "联系电话",
                                       "户籍地址", "现住址", "人员类型", "户号", "与户主关系"]
     assert heads["v_person"][12] == "房屋编号" and "人员状态" in heads["v_person"]
-    assert heads["house"][:3] == ["房屋编号", "房屋地址", "房屋地址来源"]
-    assert heads["run_log"][3] == "运行状态" and heads["person_conflict"][11] == "处理状态"
+    assert heads["v_house"][:3] == ["房屋编号", "房屋地址", "房屋地址来源"]
+    assert heads["run_log"][3] == "运行状态" and heads["v_person_conflict"][11] == "处理状态"
     for table in EXPORT_TABLES:  # the label table covers every column the command exports
         assert all(not h.isascii() for h in heads[table]), (table, heads[table])
     assert heads["odd_types"] == ["big_total", "amount", "checked_at", "remark", "visits"]
@@ -218,12 +218,44 @@ def test_parquet_and_csv_still_work(warehouse, tmp_path):
         assert [e.path.name for e in written] == [f"{t}.{fmt}" for t in EXPORT_TABLES]
         for e in written:
             assert e.rows == con.execute(f"SELECT count(*) FROM {e.table}").fetchone()[0]
-        read = pd.read_parquet if fmt == "parquet" else (lambda p: pd.read_csv(p, dtype=str))
-        house = read(tmp_path / fmt / "house.parquet" if fmt == "parquet" else tmp_path / fmt / "house.csv")
-        assert house["owner_id_number"].tolist() == [ID_ZERO, ID_X]
-        assert house["owner_phone"].tolist() == [PHONE_ZERO, PHONE]
+        read = pd.read_parquet if fmt == "parquet" else (lambda p: pd.read_csv(p, dtype=str, encoding="utf-8-sig"))
+        house = read(tmp_path / fmt / f"v_house.{fmt}")
+        assert house["owner_id_number"].tolist() == ["010101********1234", "640202********123X"]
+        assert house["owner_phone"].tolist() == ["095****2345", "138****5678"]
         assert sorted(p.name for p in (tmp_path / fmt).iterdir()) == sorted(e.path.name for e in written)
     con.close()
+
+
+def test_csv_starts_with_a_utf8_byte_order_mark_for_excel(warehouse, tmp_path):
+    (e,) = export_tables(warehouse, tmp_path / "out", "csv", ["v_house"])
+    data = e.path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\xef\xbb\xbf") == 1
+    assert "银川市兴庆区人民路8号" in data.decode("utf-8-sig")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["v_house.csv"]     # no leftover temporary file
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_analysts_set_never_carries_a_full_id_number_or_phone(warehouse, tmp_path, fmt):
+    """Every cell of every file the default export writes; the steward tables, exported by name, do."""
+    def cells(path):
+        if fmt == "xlsx":
+            wb = openpyxl.load_workbook(path)
+            return {str(v) for ws in wb.worksheets for r in ws.iter_rows(values_only=True) for v in r}
+        df = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        return {str(v) for v in df.to_numpy().ravel()}
+    secrets = {ID_X, ID_ZERO, ID_15, PHONE, PHONE_ZERO, "+86" + PHONE}
+    written = export_tables(warehouse, tmp_path / "analyst", fmt)
+    assert {e.table for e in written} >= {"v_person", "v_house", "v_person_conflict"}
+    for e in written:
+        assert not any(secret in cell for cell in cells(e.path) for secret in secrets), e.table
+    full = export_tables(warehouse, tmp_path / "steward", fmt, ["house", "person_conflict"])
+    assert all(any(ID_X in cell for cell in cells(e.path)) for e in full)
+
+
+def test_an_unknown_table_is_a_clear_error_before_anything_is_written(warehouse, tmp_path):
+    with pytest.raises(ValueError, match="no table or view 'persons'"):
+        export_tables(warehouse, tmp_path / "out", "csv", ["v_person", "persons"])
+    assert not (tmp_path / "out" / "v_person.csv").exists()
 
 
 def test_the_command_writes_every_table_and_says_what_it_wrote(tmp_path, capsys):
@@ -236,3 +268,5 @@ def test_the_command_writes_every_table_and_says_what_it_wrote(tmp_path, capsys)
     assert "v_person.xlsx" in printed and "5 rows" in printed and "4 rows" in printed  # persons, conflicts
     assert main(["export", "--config", str(tmp_path / "gridbridge.yaml"), "--format", "csv", "--out", str(out)]) == 0
     assert (out / "v_person.csv").exists()
+    assert main(["export", "--config", str(tmp_path / "gridbridge.yaml"), "--out", str(out), "--tables", "nope"]) == 2
+    assert "no table or view 'nope'" in capsys.readouterr().err

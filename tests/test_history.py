@@ -21,6 +21,8 @@ def test_each_run_is_queryable_as_of_that_run_and_changes_are_listed(tmp_path):
     publish(path, {"person": _persons(P1="王静", P2="马丽")}, "run1")
     assert _q(path, "SELECT change, person_id FROM v_person_changes ORDER BY 2") == [("added", "P1"), ("added", "P2")]
     publish(path, {"person": _persons(P1="王静", P2="马莉", P3="李娜")}, "run2")     # P2 corrected, P3 new
+    assert _q(path, "SELECT change, person_id, changed_fields FROM v_person_changes ORDER BY 2") == \
+        [("changed", "P2", ["name"]), ("added", "P3", None)]
     publish(path, {"person": _persons(P2="马莉", P3="李娜")}, "run3")                 # P1 gone
     assert _q(path, "SELECT run_seq, run_id FROM publish_history ORDER BY 1") == \
         [(1, "run1"), (2, "run2"), (3, "run3")]
@@ -51,3 +53,13 @@ def test_a_failed_publish_does_not_advance_history(tmp_path):
         publish(path, {"person": pd.DataFrame({"person_id": [None]})}, "run2")     # NOT NULL violated
     publish(path, {"person": _persons(P1="王静", P2="马丽")}, "run3")
     assert _q(path, "SELECT run_seq, run_id FROM publish_history ORDER BY 1") == [(1, "run1"), (2, "run3")]
+
+
+def test_changes_name_every_field_that_changed_including_one_that_became_empty(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    base = _persons(P1="王静", P2="马丽").assign(phone=["+8613912345678", "+8613800001111"], sex=["2", "2"])
+    publish(path, {"person": base}, "run1")
+    after = base.assign(phone=[None, "+8613800001111"], sex=["1", "2"])
+    publish(path, {"person": after}, "run2")
+    assert _q(path, "SELECT change, person_id, changed_fields FROM v_person_changes") == \
+        [("changed", "P1", ["phone", "sex"])]

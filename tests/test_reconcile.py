@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 
 from matching.reconcile import conflict_id, reconcile
 
@@ -81,3 +82,29 @@ def test_a_decision_on_a_one_sided_id_check_sticks_and_sets_the_golden_value():
     golden, conf, _ = run(decisions)
     assert conf.loc[0, "status"] == "resolved" and conf.loc[0, "decision_id"] == 7
     assert (golden.loc[0, "sex"], golden.loc[0, "sex_source"]) == ("1", "steward")
+
+
+@pytest.mark.parametrize("rule, police_updated, expect_source", [
+    ("police", "2026-06-01 00:00:00", "police"),
+    ("grid", "2026-06-01 00:00:00", "grid"),
+    ("most_recent", "2026-06-01 00:00:00", "police"),     # the police record is newer here
+    ("most_recent", "2025-06-01 00:00:00", "grid"),
+    ("longest", "2026-06-01 00:00:00", "grid"),           # the grid address is the longer one
+])
+def test_each_survivorship_rule_chooses_its_side_and_names_itself(rule, police_updated, expect_source):
+    police = [_rec("police", "P1", current_address="银川市兴庆区长城东路12号", updated_at=police_updated)]
+    grid = [_rec("grid", "G1", current_address="银川市兴庆区丽景街道长城东路12号3栋2单元401室",
+                 updated_at="2026-01-01 00:00:00")]
+    xref = pd.DataFrame({"source": ["police", "grid"], "source_key": ["P1", "G1"], "person_id": ["X1", "X1"]})
+    golden, conf, _ = reconcile("person", pd.DataFrame(police), pd.DataFrame(grid), xref, fields=("current_address",),
+                                rule_for=lambda f: rule, id_col="person_id", raw_columns={})
+    expected = (police if expect_source == "police" else grid)[0]["current_address"]
+    assert golden.loc[0, "current_address"] == expected
+    assert golden.loc[0, "current_address_source"] == expect_source
+    assert (conf.loc[0, "rule"], conf.loc[0, "status"], conf.loc[0, "chosen_value"]) == (rule, "auto", expected)
+
+
+def test_a_value_on_one_side_only_fills_the_golden_record_and_is_counted_not_a_conflict():
+    golden, conf, info = _run([_rec("police", "P1", phone=None)], [_rec("grid", "G1")])
+    assert golden.loc[0, "phone"] == "+8613912345678" and golden.loc[0, "phone_source"] == "grid"
+    assert conf.empty and info["one_sided"] == 1 and info["shared"] == 2

@@ -128,6 +128,7 @@ def test_numbers_agree_with_the_run(report, synced):
     assert _num(match["only in police"][0]) == counts["persons"]["only_police"]
     assert _num(match["only in grid"][0]) == counts["persons"]["only_grid"]
     assert _num(match["golden records"][1]) == counts["houses"]["golden"]
+    assert _num(match["living residents (not 注销/死亡/迁出)"][0]) == counts["persons"]["living"] < PERSONS
 
     quarantine = t["quarantine"][0]
     assert _num(quarantine[-1][-1]) == sum(c["quarantined"] for c in counts["sources"].values()) > 0

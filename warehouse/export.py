@@ -16,14 +16,20 @@ keeps its name). Cells keep their meaning:
   digits, which a double cannot hold exactly, is written as text;
 - NULL and empty text are blank cells.
 
+The default set (`EXPORT_TABLES`) is the analysts' one: views that mask ID numbers and phones (views.sql).
+A steward table (`person`, `person_conflict`, …) is exported only when named, and carries full values. CSV is
+UTF-8 with a byte-order mark, which Excel needs to read it as UTF-8.
+
 The header row is frozen and has an autofilter; column widths come from the header and the first rows. A table
 longer than Excel's 1,048,576 rows continues on further sheets (`v_person_2`, `v_person_3`, …), each with the
 header. Every file is written under a temporary name and renamed when complete.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import os
+import shutil
 import re
 import tempfile
 from dataclasses import dataclass
@@ -35,7 +41,9 @@ import duckdb
 
 from schemas.canonical import TEXT_FIELDS
 
-EXPORT_TABLES = ("v_person", "v_only_in_police", "v_only_in_grid", "person_conflict", "house", "run_log")
+# the analysts' set: every view masks ID numbers and phones (views.sql); steward tables are exported by name
+EXPORT_TABLES = ("v_person", "v_only_in_police", "v_only_in_grid", "v_person_conflict", "v_house", "v_house_conflict",
+                 "run_log")
 FORMATS = ("parquet", "csv", "xlsx")
 EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet, header included
 FETCH_ROWS = 20_000
@@ -75,11 +83,18 @@ def _label_table() -> dict[tuple[str, str], str]:
 
 
 def label(table: str, field: str) -> str | None:
-    """The Chinese label of a column of `table`, or None if it has none."""
+    """The Chinese label of a column of `table`, or None if it has none. A masked view `v_<table>` has the
+    labels of `<table>`."""
     labels = _label_table()
-    found = labels.get((table, field)) or labels.get(("", field))
+
+    def lookup(f: str) -> str | None:
+        for t in (table, table.removeprefix("v_"), ""):
+            if (t, f) in labels:
+                return labels[(t, f)]
+        return None
+    found = lookup(field)
     if found is None and field.endswith("_source"):
-        base = labels.get((table, field[: -len("_source")])) or labels.get(("", field[: -len("_source")]))
+        base = lookup(field[: -len("_source")])
         found = f"{base}来源" if base else None
     return found
 
@@ -144,6 +159,12 @@ def export_tables(warehouse_path: str | Path, out_dir: str | Path, fmt: str, nam
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:
+        known = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary UNION "
+                                           "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"no table or view {', '.join(map(repr, unknown))} in the warehouse "
+                             f"(analysts' set: {', '.join(EXPORT_TABLES)})")
         con.execute("SET enable_progress_bar = false")  # a streamed result is open while the workbook is written
         return [_export_one(con, name, out, fmt, row_limit, fetch_rows) for name in names]
     finally:
@@ -166,9 +187,21 @@ def _export_one(con, name: str, out: Path, fmt: str, row_limit: int, fetch_rows:
 
 
 def _copy(con, name: str, path: Path, fmt: str) -> int:
+    """Parquet, or UTF-8 CSV starting with a byte-order mark (so Excel opens it as UTF-8, not as the
+    system's GBK code page)."""
     options = "(FORMAT parquet)" if fmt == "parquet" else "(FORMAT csv, HEADER)"
-    target = str(path).replace("'", "''")
-    return con.execute(f"COPY (SELECT * FROM {_quote(name)}) TO '{target}' {options}").fetchone()[0]
+    target = path if fmt == "parquet" else path.with_name(path.name + ".nobom")
+    try:
+        rows = con.execute(f"COPY (SELECT * FROM {_quote(name)}) TO '{str(target).replace(chr(39), chr(39) * 2)}' "
+                           f"{options}").fetchone()[0]
+        if fmt == "csv":
+            with open(path, "wb") as out, open(target, "rb") as src:
+                out.write(codecs.BOM_UTF8)
+                shutil.copyfileobj(src, out, 1 << 20)
+    finally:
+        if target != path:
+            target.unlink(missing_ok=True)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------- xlsx

@@ -96,14 +96,21 @@ def history_views_sql() -> str:
 
 
 def changes_view_sql(entity: str, key: str) -> str:
-    """Entities added, changed or removed by the latest run (a changed entity shows its new values)."""
+    """Entities added, changed or removed by the latest run. A changed entity shows its new values' key and
+    `changed_fields`, the golden columns whose value differs from the version it replaced."""
+    bookkeeping = "EXCLUDE (row_hash, valid_from_seq, valid_to_seq)"
     return f"""
 CREATE VIEW v_{entity}_changes AS
 WITH last AS (SELECT max(run_seq) AS s FROM publish_history),
-now AS (SELECT h.* FROM {entity}_history h, last WHERE h.valid_from_seq = last.s),
-gone AS (SELECT h.* FROM {entity}_history h, last WHERE h.valid_to_seq = last.s)
-SELECT CASE WHEN g.{key} IS NULL THEN 'added' ELSE 'changed' END AS change, n.{key}
-FROM now n LEFT JOIN gone g USING ({key})
+now AS (SELECT h.* {bookkeeping} FROM {entity}_history h, last WHERE h.valid_from_seq = last.s),
+gone AS (SELECT h.* {bookkeeping} FROM {entity}_history h, last WHERE h.valid_to_seq = last.s),
+nj AS (SELECT {key}, to_json(now) AS j FROM now),
+gj AS (SELECT {key}, to_json(gone) AS j FROM gone)
+SELECT CASE WHEN g.{key} IS NULL THEN 'added' ELSE 'changed' END AS change, n.{key},
+       CASE WHEN g.{key} IS NOT NULL THEN list_sort(list_filter(json_keys(n.j), lambda k:
+           json_extract(n.j, '$."' || k || '"') IS DISTINCT FROM json_extract(g.j, '$."' || k || '"'))) END
+           AS changed_fields
+FROM nj n LEFT JOIN gj g USING ({key})
 UNION ALL
-SELECT 'removed', g.{key} FROM gone g LEFT JOIN now n USING ({key}) WHERE n.{key} IS NULL;
+SELECT 'removed', g.{key}, NULL FROM gj g LEFT JOIN nj n USING ({key}) WHERE n.{key} IS NULL;
 """

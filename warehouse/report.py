@@ -104,6 +104,8 @@ def entity_counts(con: duckdb.DuckDBPyConnection, entity: str) -> dict:
         count(*) FILTER (police_records > 1 OR grid_records > 1) AS within_source_duplicates FROM {entity}""")
     out = {k: int(v) for k, v in row.iloc[0].items()}
     out["review_pairs"] = int(con.execute("SELECT count(*) FROM match_review WHERE entity = ?", [entity]).fetchone()[0])
+    if entity == "person":
+        out["living"] = int(con.execute("SELECT count(*) FROM v_resident").fetchone()[0])
     return out
 
 
@@ -153,8 +155,9 @@ def counts_html(counts: dict, entities: dict[str, dict]) -> str:
              table(("source.entity", "extracted", "standardised", "quarantined"), rows, total)]
     labels = {"golden": "golden records", "in_both": "matched (in both systems)", "only_police": "only in police",
               "only_grid": "only in grid", "within_source_duplicates": "within-source duplicates",
-              "review_pairs": "pairs waiting in match_review"}
-    parts += ["<h3>Match</h3>", table(("", *entities), [(label, *(e.get(k, 0) for e in entities.values()))
+              "review_pairs": "pairs waiting in match_review",
+              "living": "living residents (not 注销/死亡/迁出)"}
+    parts += ["<h3>Match</h3>", table(("", *entities), [(label, *(e.get(k, "") for e in entities.values()))
                                                       for k, label in labels.items()])]
     conf = counts.get("conflicts", {})
     crow = [(e, sum(conf.get(e, {}).values())) for e in ("person", "house")]

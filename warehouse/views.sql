@@ -22,6 +22,26 @@ SELECT person_id, name, sex, ethnicity, birth_date, mask_id(id_number) AS id_num
        house_id, grid_code, police_station, status, in_police, in_grid, run_id
 FROM person;
 
+-- Golden houses with the owner's ID number and phone masked.
+CREATE VIEW v_house AS
+SELECT * REPLACE (mask_id(owner_id_number) AS owner_id_number, mask_phone(owner_phone) AS owner_phone)
+FROM house;
+
+-- Conflicts with ID-number and phone values masked (field id_number / owner_id_number / phone / owner_phone).
+CREATE MACRO _mask_field(field, v) AS CASE
+    WHEN field IN ('id_number', 'owner_id_number') THEN mask_id(v)
+    WHEN field IN ('phone', 'owner_phone') THEN mask_phone(v) ELSE v END;
+CREATE VIEW v_person_conflict AS
+SELECT * REPLACE (_mask_field(field, police_value) AS police_value, _mask_field(field, grid_value) AS grid_value,
+                  _mask_field(field, police_raw) AS police_raw, _mask_field(field, grid_raw) AS grid_raw,
+                  _mask_field(field, chosen_value) AS chosen_value)
+FROM person_conflict;
+CREATE VIEW v_house_conflict AS
+SELECT * REPLACE (_mask_field(field, police_value) AS police_value, _mask_field(field, grid_value) AS grid_value,
+                  _mask_field(field, police_raw) AS police_raw, _mask_field(field, grid_raw) AS grid_raw,
+                  _mask_field(field, chosen_value) AS chosen_value)
+FROM house_conflict;
+
 CREATE VIEW v_only_in_police AS
 SELECT p.person_id, p.name, p.sex, p.birth_date, mask_id(p.id_number) AS id_number, mask_phone(p.phone) AS phone,
        p.hukou_address, p.current_address, p.person_type, p.status, p.police_station, p.house_id,
