@@ -26,9 +26,11 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
-def execute_sync(config_path: str, instance=None, log_level: str = "WARNING", announce=None, full: bool = False):
+def execute_sync(config_path: str, instance=None, log_level: str = "WARNING", announce=None, full: bool = False,
+                 force_reason: str | None = None):
     """Run the `sync` job in process; record the outcome in the run log. Returns (config, run_id, result).
-    `full`: extract everything even where an incremental extract is possible (pipelines/snapshot.py)."""
+    `full`: extract everything even where an incremental extract is possible (pipelines/snapshot.py).
+    `force_reason`: publish even if warning-level gates fail, recording this reason (blocking gates still stop)."""
     from schemas.config import load
 
     config = load(config_path)  # ConfigError → one line, exit 2
@@ -45,15 +47,17 @@ def execute_sync(config_path: str, instance=None, log_level: str = "WARNING", an
     if announce:
         announce(run_id)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    from pipelines.runs import FORCE_TAG
     from pipelines.snapshot import MODE_TAG
+    tags = {MODE_TAG: "full" if full else "incremental"} | ({FORCE_TAG: force_reason} if force_reason else {})
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config=run_config,
-                                    tags={MODE_TAG: "full" if full else "incremental"})
+                                    tags=tags)
     if not result.success:
         record_failure(state, instance, run_id, t0)
     return config, run_id, result
 
 
-def run_sync(config_path: str, quiet: bool = False, full: bool = False) -> int:
+def run_sync(config_path: str, quiet: bool = False, full: bool = False, force_reason: str | None = None) -> int:
     from pipelines.summary import render
     from warehouse.state import State
 
@@ -63,10 +67,14 @@ def run_sync(config_path: str, quiet: bool = False, full: bool = False) -> int:
                   f"(set GRIDBRIDGE_LOG_LEVEL=INFO to see every step)", flush=True)
 
     t0 = time.time()
-    config, run_id, result = execute_sync(config_path, log_level=LOG_LEVEL, announce=announce, full=full)
+    config, run_id, result = execute_sync(config_path, log_level=LOG_LEVEL, announce=announce, full=full,
+                                          force_reason=force_reason)
     run = State(config.state_dir).runs().set_index("run_id").loc[run_id].to_dict() | {"run_id": run_id}
     if not quiet:
         print(render(run, config.warehouse_path, time.time() - t0))
+        if force_reason and not result.success and run.get("stage") == "gate":
+            print("--force-publish overrides warning gates only: a failed blocking gate cannot be forced. Fix the "
+                  "source, or set that gate to warning in quality.levels (each gate's level is recorded with the run).")
     return 0 if result.success else EXIT_RUN_FAILED
 
 
@@ -91,7 +99,10 @@ def cmd_demo(args) -> int:
 
 
 def cmd_sync(args) -> int:
-    return run_sync(args.config, full=args.full)
+    if args.force_publish and not (args.reason or "").strip():
+        print("gridbridge: --force-publish needs --reason \"…\" (it is recorded in the run log)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return run_sync(args.config, full=args.full, force_reason=args.reason.strip() if args.force_publish else None)
 
 
 def cmd_status(args) -> int:
@@ -106,14 +117,18 @@ def cmd_status(args) -> int:
         print("no sync has run yet — try `gridbridge sync`")
         return 0
     print(f"warehouse: {config.warehouse_path} ({'present' if config.warehouse_path.exists() else 'missing'})")
-    print(f"{'run':<10}{'started':<21}{'status':<10}{'persons':>9}{'conflicts':>10}{'open':>6}  message")
+    print(f"{'run':<10}{'started':<21}{'status':<13}{'stage':<10}{'persons':>9}{'conflicts':>10}{'open':>6}"
+          f"{'gates':>12}  message")
     for _, r in runs.iterrows():
         counts = json.loads(r["counts"]) if r["counts"] else {}
         persons = counts.get("persons", {}).get("golden", "")
         conf = counts.get("conflicts", {})
         nconf = sum(conf.get("person", {}).values()) + sum(conf.get("house", {}).values()) if conf else ""
-        print(f"{r['run_id'][:8]:<10}{r['started_at'] or '':<21}{r['status']:<10}{persons:>9}{nconf:>10}"
-              f"{conf.get('open', '') if conf else '':>6}  {r['message'] or ''}")
+        message = r["message"] or ""
+        if r.get("forced_reason"):
+            message = f"forced: {r['forced_reason']}" + (f"; {message}" if message else "")
+        print(f"{r['run_id'][:8]:<10}{r['started_at'] or '':<21}{r['status'] or '':<13}{r['stage'] or '':<10}"
+              f"{persons:>9}{nconf:>10}{conf.get('open', '') if conf else '':>6}{_gate_summary(r['gates']):>12}  {message}")
     return 0
 
 
@@ -140,6 +155,22 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _gate_summary(gates_json: str | None) -> str:
+    """`12/12 ok`, or how many gates failed: `1 blocking`, `2 warning`."""
+    import json
+
+    checks = json.loads(gates_json) if gates_json else []
+    results = [g for c in checks for g in (c.get("gates") or [])]
+    if not results:
+        return ""
+    failed = [g for g in results if not g.get("success")]
+    if not failed:
+        return f"{len(results)}/{len(results)} ok"
+    blocking = sum(1 for g in failed if g.get("level") == "blocking")
+    return ", ".join(p for p in (f"{blocking} blocking" if blocking else "",
+                                 f"{len(failed) - blocking} warning" if len(failed) > blocking else "") if p)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gridbridge", description="Bridge the police population system and the grid "
                                 "management system: extract, standardise, gate, match, reconcile, publish.")
@@ -153,6 +184,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--config", default="gridbridge.yaml")
     s.add_argument("--full", action="store_true", help="extract everything (default: SQL sources with updated_at: "
                    "fetch only rows changed since the last successful run; deletions need a full extract)")
+    s.add_argument("--force-publish", action="store_true",
+                   help="publish even though warning-level gates failed (needs --reason; blocking gates still stop)")
+    s.add_argument("--reason", help="why the operator forces the publish (kept in run_log.forced_reason)")
     s.set_defaults(func=cmd_sync)
     st = sub.add_parser("status", help="last runs, counts, open conflicts, gate results")
     st.add_argument("--config", default="gridbridge.yaml")

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.checks import stg_checks
+from pipelines.checks import all_checks
 from pipelines.gazetteer import address_gazetteer
 from pipelines.ingest import raw_assets, stg_assets
 from pipelines.match import match_assets
@@ -41,7 +41,7 @@ def record_failed_sync(context: dg.RunFailureSensorContext, gridbridge: Gridbrid
 
 
 def build_defs(config_path: str | None = None) -> dg.Definitions:
-    return dg.Definitions(assets=ASSETS, asset_checks=stg_checks, jobs=[sync_job], schedules=[nightly, weekly_full],
+    return dg.Definitions(assets=ASSETS, asset_checks=all_checks, jobs=[sync_job], schedules=[nightly, weekly_full],
                           sensors=[record_failed_sync], resources=make_resources(config_path))
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from pipelines import constants as C
 from pipelines.resources import GridbridgeConfig
-from pipelines.runs import gate_results, models_used
+from pipelines.runs import FORCE_TAG, GateHeld, failed_gate_ids, gate_results, held_gates, models_used
 from connectors.landing import landed_path, prune
 from pipelines.parquetref import ParquetRef
 from warehouse.publish import publish
@@ -83,7 +83,17 @@ def warehouse(context: dg.AssetExecutionContext, gridbridge: GridbridgeConfig, *
     counts["models"] = models_used(context.instance, run_id)
     started = context.instance.get_run_stats(run_id).start_time  # scheduled runs do not pass through the CLI
     gates = gate_results(context.instance, run_id)
-    state.record_run(run_id, status="publishing", stage="publish", counts=counts,
+    held = held_gates(gates)
+    forced = context.run.tags.get(FORCE_TAG)
+    if held and not forced:
+        raise GateHeld(f"publish held: {held[0]['description']}; to publish anyway: gridbridge sync --force-publish "
+                       f"--reason \"…\"")
+    extra = {}
+    if held:
+        overrode = ", ".join(f"{g['check']}: {', '.join(failed_gate_ids(g))}" for g in held)
+        extra["forced_reason"] = f"{forced} (overrode warning gates — {overrode})"
+        context.log.warning(f"publishing despite failed warning gates ({overrode}): {forced}")
+    state.record_run(run_id, status="publishing", stage="publish", counts=counts, **extra,
                      started_at=dt.datetime.fromtimestamp(started).isoformat(timespec="seconds") if started else None,
                      gates=gates)
     stamp = {"run_id": run_id}

@@ -17,7 +17,8 @@ def gate_results(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
         md = {k: getattr(v, "value", v) for k, v in (ev.metadata or {}).items()}
         out.append({"check": ev.check_name, "asset": ev.asset_key.to_user_string(), "passed": ev.passed,
                     "severity": getattr(ev.severity, "value", str(ev.severity)),
-                    "description": ev.description, "results": md.get("results")})
+                    "description": ev.description, "results": md.get("results"), "gates": md.get("gates"),
+                    "observations": md.get("observations")})
     return out
 
 
@@ -36,8 +37,24 @@ def models_used(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict]:
     return out
 
 
+FORCE_TAG = "gridbridge/force_publish_reason"   # run tag set by `gridbridge sync --force-publish --reason …`
+
+
+class GateHeld(Exception):
+    """A warning-level gate failed and the run was not started with --force-publish: nothing is published."""
+
+
+def held_gates(gates: list[dict]) -> list[dict]:
+    """Checks of a run that failed at warning level only (a blocking failure never reaches publish)."""
+    return [g for g in gates if not g["passed"] and g["severity"] == "WARN"]
+
+
+def failed_gate_ids(check: dict) -> list[str]:
+    return [r["gate"] for r in (check.get("gates") or []) if not r.get("success")]
+
+
 # errors whose message is written for the operator (one line naming the source, entity, file or column)
-USER_ERRORS = {"SourceError", "MappingError", "ConfigError"}
+USER_ERRORS = {"SourceError", "MappingError", "ConfigError", "GateHeld"}
 
 
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
@@ -58,7 +75,7 @@ def failure_message(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str
         msg = (cause.message or err.message).strip().splitlines()[-1]
         if cause.cls_name in USER_ERRORS:  # a user error speaks for itself: no module path, no class name
             msg = msg.split(f"{cause.cls_name}: ", 1)[-1]
-        return de.step_key, msg
+        return ("gate" if cause.cls_name == "GateHeld" else de.step_key), msg
     return "unknown", "run failed"
 
 

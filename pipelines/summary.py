@@ -13,6 +13,13 @@ def _load(v):
     return json.loads(v) if isinstance(v, str) and v else (v or {})
 
 
+def _verdict(check: dict) -> str:
+    """PASS, FAIL (a blocking gate failed) or WARN (only warning-level gates failed)."""
+    if check["passed"]:
+        return "PASS"
+    return "WARN" if check.get("severity") == "WARN" else "FAIL"
+
+
 def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
     counts, gates = _load(run.get("counts")), _load(run.get("gates"))
     out = [f"gridbridge sync {run['run_id'][:8]}: {run.get('status')}"
@@ -51,7 +58,9 @@ def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
     if gates:
         ok = sum(1 for g in gates if g["passed"])
         out.append(f"\ngates: {ok}/{len(gates)} checks passed" + "".join(
-            f"\n  {'PASS' if g['passed'] else 'FAIL'} {g['asset']}: {g['description']}" for g in gates))
+            f"\n  {_verdict(g)} {g['asset']}: {g['description']}" for g in gates))
+    if run.get("forced_reason"):
+        out.append(f"published by --force-publish: {run['forced_reason']}")
     if run.get("status") == "success":
         sql = "SELECT field, status, conflicts FROM v_conflicts_by_field"
         out.append(f"\nwarehouse: {warehouse_path}")

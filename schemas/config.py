@@ -83,9 +83,35 @@ class MatchingConfig(_Strict):
 
 
 class QualityConfig(_Strict):
+    """Gate thresholds (schemas/expectations.py lists every gate, its id and default level)."""
     id_number_valid_min: float = 0.95
     quarantine_max: float = 0.10
     min_rows: int = 1
+    row_count_band: tuple[float, float] = (0.8, 1.5)   # loaded rows vs the last successful run: a half-empty export fails
+    codes_known_min: float = 0.99
+    birth_date_min: str = "1880-01-01"
+    freshness_max_days: int | None = None               # newest 更新时间 at most this old (None: only "not older than last run")
+    match_rate_max_change: float = 0.05                 # absolute change of the share of persons in both systems
+    review_band_ratio: float = 2.0
+    review_band_slack: int = 20
+    weight_psi_max: float = 0.25
+    levels: dict[str, Literal["blocking", "warning"]] = Field(default_factory=dict)
+
+    @field_validator("levels")
+    @classmethod
+    def _known_gates(cls, v):
+        from schemas.expectations import GATES
+        unknown = sorted(set(v) - set(GATES))
+        if unknown:
+            raise ValueError(f"unknown gate {', '.join(unknown)} (gates: {', '.join(GATES)})")
+        return v
+
+    @field_validator("row_count_band")
+    @classmethod
+    def _band(cls, v):
+        if not 0 <= v[0] <= 1 <= v[1]:
+            raise ValueError("row_count_band must be [low, high] with low <= 1 <= high")
+        return v
 
 
 class Config(_Strict):
