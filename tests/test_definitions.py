@@ -33,3 +33,16 @@ def test_cli_help_does_not_import_dagster():
             "print('dagster' in sys.modules, 'great_expectations' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
+
+
+def test_status_does_not_import_dagster_or_great_expectations(tmp_path, demo_template):
+    import shutil
+    import subprocess
+    import sys
+    shutil.copyfile(demo_template, tmp_path / "gridbridge.yaml")
+    code = ("import sys, contextlib, io; from pipelines import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()): cli.main(['status'])\n"
+            "print('dagster' in sys.modules, 'great_expectations' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env={**__import__("os").environ, "PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[1])}).stdout
+    assert out.strip() == "False False"
