@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 from connectors import csvencoding
 from connectors.errors import SourceError
 from connectors.filesource import HEADER_SCAN_ROWS, column_names, empty_batch, header_index, rebatch, source_path
+from schemas.normalise.masking import mask_text
 
 BLOCK_BYTES = 1 << 22
 _FIELD_LIMIT = 2**31 - 1
@@ -133,8 +134,8 @@ def read(config, src, ent, where: str, batch_rows: int, since: str | None = None
     """`since` is accepted and ignored: a file export is a full snapshot."""
     path = source_path(config, src, ent, where)
 
-    def fail(problem: str):
-        raise SourceError(f"{where}: {path.name}: {problem}")
+    def fail(problem: str):  # from None: a parser error in the context may quote a whole row
+        raise SourceError(f"{where}: {path.name}: {problem}") from None
 
     if path.stat().st_size == 0:
         fail("the file is empty (no header row)")
@@ -171,4 +172,4 @@ def read(config, src, ent, where: str, batch_rows: int, since: str | None = None
         if re.search(r"Expected \d+ columns", msg):
             fail(_shape_problem(path, encoding, header_line, len(names))
                  or re.sub(r"^CSV parse error: (Expected \d+ columns, got \d+).*", r"a row: \1", msg.splitlines()[0]))
-        fail(f"cannot read as CSV: {msg.splitlines()[0][:200]}")
+        fail(f"cannot read as CSV: {mask_text(msg.splitlines()[0])[:200]}")  # masked before the cut

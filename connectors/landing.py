@@ -1,20 +1,53 @@
-"""Raw landing: every extracted batch is kept per run as Parquet so a run can be replayed and audited."""
+"""Raw landing: every extracted batch is kept per run as Parquet so a run can be replayed and audited.
+
+Personal data on disk is owner-only from the first byte: `private_dir` creates a folder 0700 (and tightens an
+existing one), `owner_only()` sets the umask to 077 while files are created (a context manager and a
+decorator), so no file or folder is ever readable by others, not even for a moment."""
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+_umask_lock = threading.Lock()
+_umask_depth = 0
+_umask_saved = 0
+
+
+@contextlib.contextmanager
+def owner_only() -> Iterator[None]:
+    """Files and folders created inside are owner-only (umask 077). Nests, and works across threads: the
+    process umask is restored when the outermost user leaves."""
+    global _umask_depth, _umask_saved
+    with _umask_lock:
+        if _umask_depth == 0:
+            _umask_saved = os.umask(0o077)
+        _umask_depth += 1
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            _umask_depth -= 1
+            if _umask_depth == 0:
+                os.umask(_umask_saved)
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as an owner-only (0700) folder: created so (parents as usual), an existing one tightened."""
+    path = Path(path)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
 
 def landing_dir(root: Path, run_id: str) -> Path:
-    d = Path(root) / "landing" / run_id
-    d.mkdir(parents=True, exist_ok=True)
-    for p in (Path(root) / "landing", d):
-        os.chmod(p, 0o700)  # personal data: owner only
-    return d
+    private_dir(Path(root) / "landing")  # personal data: owner only
+    return private_dir(Path(root) / "landing" / run_id)
 
 
 def landed_path(root: Path, run_id: str, source: str, entity: str) -> Path:
@@ -22,6 +55,7 @@ def landed_path(root: Path, run_id: str, source: str, entity: str) -> Path:
     return Path(root) / "landing" / run_id / f"{source}_{entity}.parquet"
 
 
+@owner_only()
 def land(batches: Iterable[pa.RecordBatch], path: Path) -> int:
     """Stream batches into `path` (Parquet, written as `.part` then renamed) and return the row count.
 
@@ -63,3 +97,14 @@ def prune(root: Path, keep: int, protect: set[str] = frozenset()) -> list[str]:
     for d in gone:
         shutil.rmtree(d, ignore_errors=True)
     return [d.name for d in gone]
+
+
+def remove_partial(root: Path) -> list[Path]:
+    """Delete the `.part` files a killed extract left under `<root>/landing` (`land` and the incremental merge
+    write `.part` first and rename when complete, so a `.part` is never a finished landing). Only call it when
+    no run is live (under the sync lock). Returns the files removed."""
+    base = Path(root) / "landing"
+    partial = list(base.glob("*/*.part")) if base.is_dir() else []
+    for p in partial:
+        p.unlink(missing_ok=True)
+    return partial

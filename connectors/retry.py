@@ -5,8 +5,11 @@
 the failure may pass (server restarting, network blip, connect timeout). A permanent failure — wrong
 password, missing table, bad SQL, missing file — is raised on the first attempt. When the attempts run
 out, the last error is raised as `RetriesExhausted` (its `attempts` and `last` for the message).
+`on_retry(attempt, attempts, wait_s, error)` hears of every failed attempt that is tried again (for the log).
 
-`transient_db_error` classifies SQLAlchemy/DB-API errors (PostgreSQL, MySQL/MariaDB, SQLite).
+`transient_db_error` classifies SQLAlchemy/DB-API errors (PostgreSQL, MySQL/MariaDB, SQLite);
+`transient_read_error` also accepts a connector's one-line error marked `transient` (a read that broke off
+part-way, e.g. the connection was lost mid-stream: worth running the whole read again).
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ class RetriesExhausted(Exception):
         self.last = last
 
 
-def retry_call(fn: Callable[[], T], policy: Backoff, transient: Callable[[BaseException], bool]) -> T:
+def retry_call(fn: Callable[[], T], policy: Backoff, transient: Callable[[BaseException], bool],
+               on_retry: Callable[[int, int, float, BaseException], None] | None = None) -> T:
     waits = policy.waits()
     for attempt in range(len(waits) + 1):
         try:
@@ -52,6 +56,8 @@ def retry_call(fn: Callable[[], T], policy: Backoff, transient: Callable[[BaseEx
                 raise
             if attempt == len(waits):
                 raise RetriesExhausted(attempt + 1, e) from e
+            if on_retry is not None:
+                on_retry(attempt + 1, len(waits) + 1, waits[attempt], e)
             _sleep(waits[attempt])
     raise AssertionError("unreachable")
 
@@ -98,3 +104,9 @@ def transient_db_error(e: BaseException) -> bool:
         return "database is locked" in text or "database table is locked" in text or "busy" in text
     # another driver: connection-level errors are worth another try, everything else is not
     return bool(e.connection_invalidated) or isinstance(e, (sa.exc.InterfaceError,))
+
+
+def transient_read_error(e: BaseException) -> bool:
+    """True when a whole read is worth running again: a transient database error, or a connector's one-line
+    error that it marked `transient` (`connectors.sql`: the connection was lost part-way through the rows)."""
+    return getattr(e, "transient", False) is True or transient_db_error(e)

@@ -6,12 +6,15 @@
 - Rows are streamed (`yield_per`: a named cursor on PostgreSQL, an unbuffered cursor on MySQL/MariaDB),
   so memory is bounded by `batch_rows`.
 - Connecting and starting the query are retried with exponential backoff on transient failures
-  (`connectors.retry`); a wrong password, a missing table or bad SQL fail at once. Every failure is one
-  line naming `source.entity` and the URL with its password masked.
+  (`connectors.retry`; each retry logged as a warning); a wrong password, a missing table or bad SQL fail at
+  once. Every failure is one line naming `source.entity` and the URL with its password masked.
+- A read that breaks off after it started (connection lost mid-stream) is not resumed here: its error is
+  marked `transient` when the failure may pass, and the extract runs the whole read again.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import re
 from collections.abc import Iterator
@@ -26,6 +29,7 @@ from connectors.retry import Backoff, RetriesExhausted, retry_call, transient_db
 from connectors.text import rows_to_batch
 
 __all__ = ["read", "safe_url", "statement"]
+_log = logging.getLogger(__name__)
 
 
 def _url(config, url: str) -> str:
@@ -188,8 +192,12 @@ def read(config, src, ent, where: str, batch_rows: int, since: str | None = None
             conn.close()
             raise
 
+    def note(attempt: int, attempts: int, wait_s: float, e: BaseException) -> None:
+        msg = _message(e, stage["now"], ent, where, safe, since)
+        _log.warning(_scrub(f"{msg} — attempt {attempt} of {attempts} failed; trying again in {wait_s:g} s", url))
+
     try:
-        conn, result = retry_call(open_result, Backoff.of(src), transient_db_error)
+        conn, result = retry_call(open_result, Backoff.of(src), transient_db_error, on_retry=note)
     except RetriesExhausted as e:
         engine.dispose()
         msg = _message(e.last, stage["now"], ent, where, safe, since)
@@ -210,8 +218,11 @@ def read(config, src, ent, where: str, batch_rows: int, since: str | None = None
     except Exception as e:
         _forget_lost_stream(raw)
         first = _first_line(getattr(e, "orig", None) or e)
-        raise SourceError(_scrub(f"{where}: reading from {safe} failed after {rows_read} rows: {first}", url)) \
-            from None
+        error = SourceError(_scrub(f"{where}: reading from {safe} failed after {rows_read} rows: {first}", url))
+        # rows were already handed over, so this read cannot resume; the caller may run it again from the
+        # start (pipelines.ingest.extract) when the failure may pass (connection lost, server restarting)
+        error.transient = transient_db_error(e)
+        raise error from None
     finally:
         with contextlib.suppress(Exception):  # a broken connection must not mask the real outcome
             conn.close()

@@ -36,7 +36,8 @@ def psi(before: list[int] | np.ndarray, after: list[int] | np.ndarray) -> float:
 def two_people_registered(links: pd.DataFrame, police: pd.DataFrame, id_col: str = "person_id") -> pd.DataFrame:
     """Golden persons with two or more active police 户籍 (registered) records. `different_ids` is True where
     two of those records carry different ID numbers that both pass the check digit: two people merged, not a
-    重户 (one person registered twice, the same or a mistyped number)."""
+    重户 (one person registered twice, the same or a mistyped number). A golden person a steward joined (a
+    `same` pair decision, `match_rule` `steward`) is not counted: a person decided it."""
     cols = ["source_key", "id_number", "status", "person_type"]
     p = police[[c for c in cols if c in police]].copy()
     for c in cols:
@@ -46,6 +47,9 @@ def two_people_registered(links: pd.DataFrame, police: pd.DataFrame, id_col: str
     p = p[active.to_numpy()]
     p = p.merge(links.loc[links["source"] == "police", ["source_key", id_col]], on="source_key")
     multi = p[p.groupby(id_col)["source_key"].transform("size") > 1]
+    if "match_rule" in links:     # a steward decided these records are one person (kind 'pair', value 'same')
+        decided = links.loc[links["match_rule"].eq("steward"), id_col]
+        multi = multi[~multi[id_col].isin(decided)]
     if multi.empty:
         return pd.DataFrame(columns=[id_col, "records", "different_ids"])
     ids = multi["id_number"].where(is_valid_checksum(multi["id_number"].fillna("")).astype(bool))

@@ -7,7 +7,8 @@ and the previous run's xref (`source`, `source_key`, `person_id`/`house_id`):
   an old id goes to at most one cluster (greedy, best overlap first);
 * so a merge keeps the survivor's id and a split leaves the id with the largest part;
 * clusters with no old id left get new ids `P00000001`, … continuing after the largest id issued
-  before (pass `issued_max` too when retired ids may no longer be in the xref);
+  before (`id_floor`; pass the persisted `issued_max` too — warehouse/idstate.py — since retired ids
+  are no longer in the xref, so a freed number is never issued again);
 * old ids no longer used are returned as `retired`, with the id that took over most of their
   records (`merged_into`) or none when all their records are gone.
 
@@ -42,6 +43,12 @@ def format_ids(numbers: np.ndarray, prefix: str, width: int = 8) -> np.ndarray:
     return np.array([f"{prefix}{int(k):0{width}d}" for k in numbers], dtype=object)
 
 
+def id_floor(previous: pd.DataFrame | None, id_col: str, prefix: str, issued_max: int | None = None) -> int:
+    """The number new ids continue after: the largest of the previous xref's ids and `issued_max`."""
+    prev_max = id_number(previous[id_col].dropna(), prefix).max() if previous is not None and len(previous) else None
+    return int(max(0 if prev_max is None or pd.isna(prev_max) else prev_max, issued_max or 0))
+
+
 def assign_ids(members: pd.DataFrame, previous: pd.DataFrame | None = None, *,
                id_col: str = "person_id", prefix: str = "P", width: int = 8,
                issued_max: int | None = None) -> StableIds:
@@ -50,8 +57,7 @@ def assign_ids(members: pd.DataFrame, previous: pd.DataFrame | None = None, *,
     if previous is None or len(previous) == 0:
         previous = pd.DataFrame({**{k: pd.Series(dtype=object) for k in KEYS}, id_col: pd.Series(dtype=object)})
     prev = previous[[*KEYS, id_col]].dropna(subset=[id_col]).astype({k: str for k in KEYS})
-    prev_max = id_number(prev[id_col], prefix).max()
-    floor = int(max(0 if pd.isna(prev_max) else prev_max, issued_max or 0))
+    floor = id_floor(prev, id_col, prefix, issued_max)
 
     joined = cur.astype({k: str for k in KEYS}).merge(prev, on=KEYS, how="left")
     overlap = (joined.dropna(subset=[id_col]).groupby(["cluster", id_col]).size()

@@ -12,6 +12,7 @@ import pandas as pd
 from matching.blocking import run_blocking
 from matching.clustering import cluster_pairs
 from matching.comparisons import compute_gammas
+from matching.constraints import PairConstraints
 from matching.guards import missing_id_needs_household
 from matching.ids import assign_ids
 from matching.records import ID_COLUMN, ID_PREFIX, RECORD_ID, match_columns, prepare_records
@@ -31,7 +32,8 @@ class LinkResult:
     * `review`: pairs for stewards — `pair_id`, `left_source`, `left_key`, `right_source`,
       `right_key`, `police_key`, `grid_key` (set for cross-source pairs), `match_probability`,
       `match_weight`, `w_…` and the same as JSON in `weights`, `rule`, `reason`
-      (`review_band` / `one_to_one_guard`), `status` (`open`).
+      (`review_band` / `one_to_one_guard` / `steward_constraint`), `status` (`open`, or `escalated` for a
+      pair a steward decided `unsure`).
     * `blocking_report`: per blocking rule (see `blocking.blocking_report`).
     * `retired_ids`: old ids no longer used, with `merged_into`; `issued_max`: largest id number
       issued (persist it); `model_version`, `model_fingerprint` (`Model.fingerprint`) of the
@@ -66,11 +68,13 @@ def score_pairs(prepared: pd.DataFrame, pairs: pd.DataFrame, entity: str, settin
 
 def link(records: pd.DataFrame, entity: str = "person", settings: MatchSettings | None = None,
          previous_xref: pd.DataFrame | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
-         issued_max: int | None = None) -> LinkResult:
+         issued_max: int | None = None, constraints: PairConstraints | None = None) -> LinkResult:
     """Link the standardised `records` of both sources for `entity` (`person` or `house`).
 
     `previous_xref` (`source`, `source_key`, `person_id`/`house_id`) keeps ids stable across runs;
-    `con` is a DuckDB connection to block on (a temporary in-memory one if not given).
+    `con` is a DuckDB connection to block on (a temporary in-memory one if not given);
+    `constraints` are the stewards' pair decisions (`matching.constraints.pair_constraints`): `same` pairs
+    are linked and `different` pairs kept apart whatever they score (see matching/clustering.py).
     """
     settings = settings or MatchSettings()
     rules, comps = settings.rules_for(entity), settings.comparisons_for(entity)
@@ -81,7 +85,7 @@ def link(records: pd.DataFrame, entity: str = "person", settings: MatchSettings 
 
     pairs, report = run_blocking(prepared, rules, con=con)
     scored = score_pairs(prepared, pairs, entity, settings, model, comps)
-    clusters = cluster_pairs(prepared, scored, settings.thresholds)
+    clusters = cluster_pairs(prepared, scored, settings.thresholds, constraints)
 
     id_col = ID_COLUMN[entity]
     members = clusters.members.merge(prepared[[RECORD_ID, "source_key"]], on=RECORD_ID)
@@ -118,5 +122,5 @@ def _review_frame(review: pd.DataFrame, prepared: pd.DataFrame, weights: list[st
                       for row in review[weights].to_numpy()]
     out["rule"] = review["rule"].to_numpy()
     out["reason"] = review["reason"].to_numpy()
-    out["status"] = "open"
+    out["status"] = review["status"].to_numpy() if "status" in review else "open"
     return out.sort_values(["match_probability", "pair_id"], ascending=[False, True], ignore_index=True)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from matching.lineage import MERGE, Lineage
 from schemas.normalise.addresses import parse_address
 from schemas.normalise.ids import id_birth_date, id_sex
 from schemas.normalise.names import normalise_name
+from steward.decisions_model import CONFLICT, CONFLICT_KINDS, latest
 
 SIDES = ("police", "grid")
 
@@ -38,7 +41,7 @@ COMPARE_KEY = {
 
 
 def conflict_id(entity_ids: pd.Series, field: str) -> pd.Series:
-    return entity_ids.map(lambda e: hashlib.sha1(f"{e}|{field}".encode()).hexdigest()[:16])
+    return entity_ids.map(lambda e: _hash(e, field))
 
 
 def representatives(stg: pd.DataFrame, xref: pd.DataFrame, id_col: str) -> pd.DataFrame:
@@ -59,10 +62,12 @@ def _raw_value(raw_json: pd.Series, column: str | None) -> pd.Series:
 
 def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.DataFrame, *,
               fields: tuple[str, ...], rule_for, id_col: str, raw_columns: dict[str, dict[str, str]],
-              decisions: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+              decisions: pd.DataFrame | None = None,
+              lineage: Lineage | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Golden records + conflicts. `rule_for(field)` gives the survivorship rule; `raw_columns[side][field]`
     the source column (to show raw values); `decisions` are steward decisions on conflicts (latest per
-    conflict_id, with the values they were made on)."""
+    conflict_id, with the values they were made on); `lineage` (matching/lineage.py) lets decisions made on
+    ids that since merged or split follow their entity, and keeps decisions off ids issued after them."""
     reps = {side: representatives(df, xref, id_col) for side, df in (("police", police), ("grid", grid))}
     ids = pd.DataFrame({id_col: pd.unique(xref[id_col])})
     wide = ids
@@ -78,6 +83,8 @@ def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.Da
     counts = {"shared": 0, "one_sided": 0, "conflicts": 0}
     conflicts = []
     dec = _latest_decisions(decisions)
+    follow = _Follow(lineage.heirs(ids[id_col]) if lineage is not None and dec is not None else None,
+                     lineage.issued_at if lineage is not None else None)
 
     for field in fields:
         p = wide.get(f"{field}_police", pd.Series(None, index=wide.index, dtype="object")).astype("object")
@@ -114,9 +121,9 @@ def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.Da
                 c["chosen_value"] = None
                 source = np.where(differ, None, source)
             c["conflict_id"] = conflict_id(c["entity_id"], field)
-            c = _apply_decisions(c, dec)
+            c = _apply_decisions(c, dec, follow)
             decided = _decided(c, wide[id_col])
-            chosen = chosen.where(decided.isna(), decided)
+            chosen = chosen.where(decided.isna(), _typed_like(decided, chosen))
             source = np.where(decided.notna(), "steward", source)
             conflicts.append(c)
             counts["conflicts"] += len(c)
@@ -125,11 +132,11 @@ def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.Da
     if entity == "person":
         cross = id_cross_checks(golden, wide, id_col)
         if len(cross):
-            cross = _apply_decisions(cross, dec)
+            cross = _apply_decisions(cross, dec, follow)
             for check in cross["field"].unique():                    # a steward set the value
                 field = check.split("~")[0]
                 decided = _decided(cross[cross["field"] == check], golden[id_col])
-                golden[field] = golden[field].where(decided.isna(), decided)
+                golden[field] = golden[field].where(decided.isna(), _typed_like(decided, golden[field]))
                 golden[f"{field}_source"] = np.where(decided.notna(), "steward", golden[f"{field}_source"])
             conflicts.append(cross)
             counts["conflicts"] += len(cross)
@@ -181,30 +188,93 @@ def _decided(c: pd.DataFrame, ids: pd.Series) -> pd.Series:
     return ids.map(c[c["status"] == "resolved"].set_index("entity_id")["chosen_value"])
 
 
+def _typed_like(decided: pd.Series, values: pd.Series) -> pd.Series:
+    """Decided values (stored as text) in the type of the field's own values (`area` 76.9, `is_rented`
+    True), so a golden column never mixes text with numbers or booleans."""
+    sample = values.dropna()
+    if sample.empty or decided.isna().all():
+        return decided
+    first = sample.iloc[0]
+    if isinstance(first, (bool, np.bool_)):
+        return decided.map(lambda v: v if v is None or v != v else str(v).strip().lower() in ("true", "1"))
+    if isinstance(first, (int, float, np.number)):
+        return pd.to_numeric(decided, errors="coerce")
+    return decided
+
+
 def _latest_decisions(decisions: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The latest conflict decision per target (`target`, `decision_id`, `value`, `dec_police`, `dec_grid`,
+    `decided_by`, `decided_at`). Undone decisions do not count; a later `field_visit` (转网格员核实) withdraws
+    a value decision (steward/decisions_model.py)."""
     if decisions is None or decisions.empty:
         return None
-    d = decisions[decisions["kind"] == "conflict"].sort_values("decided_at")
-    return d.drop_duplicates("target", keep="last").set_index("target")
+    d = latest(decisions, CONFLICT_KINDS)
+    d = d[d["kind"] == CONFLICT]
+    return d[["target", "decision_id", "value", "police_value", "grid_value", "decided_by", "decided_at"]].rename(
+        columns={"police_value": "dec_police", "grid_value": "dec_grid"})
 
 
-def _apply_decisions(c: pd.DataFrame, dec: pd.DataFrame | None) -> pd.DataFrame:
+@dataclass
+class _Follow:
+    heirs: pd.DataFrame | None      # entity_id, origin, via: ids whose decisions an entity inherits
+    issued_at: object               # ids -> when they were issued (None: unknown), or None
+
+
+def _apply_decisions(c: pd.DataFrame, dec: pd.DataFrame | None, follow: _Follow | None = None) -> pd.DataFrame:
     """A steward decision wins while the values it was made on are unchanged; otherwise the conflict
-    reopens and keeps the decision id so its history stays visible."""
-    c = c.assign(resolved_by=None, resolved_at=None, decision_id=None)
-    if dec is None:
-        return c
-    d = dec.reindex(c["conflict_id"])
-    d.index = c.index
-    has = d["decision_id"].notna()
+    reopens and keeps the decision id so its history stays visible.
 
-    def unchanged(col: str) -> pd.Series:        # a side without a value (cross-field checks) stays unchanged
-        return (d[col] == c[col]) | (d[col].isna() & c[col].isna())
-    same = has & unchanged("police_value") & unchanged("grid_value")
-    c.loc[has, "decision_id"] = d.loc[has, "decision_id"]
-    c.loc[same, "chosen_value"] = d.loc[same, "value"]
-    c.loc[same, "status"] = "resolved"
-    c.loc[same, "resolved_by"] = d.loc[same, "decided_by"]
-    c.loc[same, "resolved_at"] = d.loc[same, "decided_at"]
-    c.loc[has & ~same, "status"] = "open"
+    Decisions follow the entity's lineage (`follow.heirs`): one made on an id that merged into this one
+    applies here while its values match, else reopens here; one made on the id this one split off from
+    only applies where its values match (the part that kept the id shows it reopened). Of several that
+    apply, the latest wins; a decision applied on one conflict is not shown reopened on another. A
+    decision older than the id it targets (`follow.issued_at`) was made on someone else: it is ignored."""
+    c = c.assign(resolved_by=None, resolved_at=None, decision_id=None)
+    if dec is None or c.empty:
+        return c
+    rows = pd.DataFrame({"_row": np.arange(len(c)), "entity_id": c["entity_id"].to_numpy(dtype=object),
+                         "field": c["field"].to_numpy(dtype=object), "target": c["conflict_id"].to_numpy(dtype=object),
+                         "origin": c["entity_id"].to_numpy(dtype=object), "via": "self",
+                         "police_value": c["police_value"].to_numpy(dtype=object),
+                         "grid_value": c["grid_value"].to_numpy(dtype=object)})
+    parts = [rows]
+    if follow is not None and follow.heirs is not None and len(follow.heirs):
+        inherited = rows.drop(columns=["origin", "via"]).merge(follow.heirs, on="entity_id")
+        inherited["target"] = [_hash(o, f) for o, f in zip(inherited["origin"], inherited["field"])]
+        parts.append(inherited)
+    cand = pd.concat(parts, ignore_index=True).merge(dec, on="target")
+    if cand.empty:
+        return c
+    if follow is not None and follow.issued_at is not None:
+        born = follow.issued_at(cand["origin"])
+        cand = cand[~(born.notna() & (cand["decided_at"].astype(str) < born.fillna("").astype(str)))]
+
+    def unchanged(a: str, b: str) -> pd.Series:   # a side without a value (cross-field checks) stays unchanged
+        return (cand[a] == cand[b]) | (cand[a].isna() & cand[b].isna())
+    cand = cand.assign(_same=unchanged("dec_police", "police_value") & unchanged("dec_grid", "grid_value"))
+    cand = cand.sort_values(["decided_at", "decision_id"], kind="stable")
+    applied = cand[cand["_same"]].drop_duplicates("_row", keep="last")
+    reopen = cand[~cand["_row"].isin(applied["_row"]) & cand["via"].isin(["self", MERGE])
+                  & ~cand["decision_id"].isin(applied["decision_id"])].drop_duplicates("_row", keep="last")
+    if "note" not in c:
+        c["note"] = None
+    for part, status in ((applied, "resolved"), (reopen, "open")):
+        at = c.index[part["_row"].to_numpy()]
+        c.loc[at, "decision_id"] = part["decision_id"].to_numpy()
+        c.loc[at, "status"] = status
+        if status == "resolved":
+            c.loc[at, "chosen_value"] = part["value"].to_numpy()
+            c.loc[at, "resolved_by"] = part["decided_by"].to_numpy()
+            c.loc[at, "resolved_at"] = part["decided_at"].to_numpy()
+        moved = part[part["via"] != "self"]
+        if len(moved):
+            where = c.index[moved["_row"].to_numpy()]
+            words = [f"决定 #{d} 作出于 {o}（{'该编号已并入本实体' if v == MERGE else '经拆分沿袭至本实体'}）"
+                     for d, o, v in zip(moved["decision_id"], moved["origin"], moved["via"])]
+            old = c.loc[where, "note"]
+            c.loc[where, "note"] = [w if n is None or n != n else f"{n}；{w}" for n, w in zip(old, words)]
     return c
+
+
+def _hash(entity_id: str, field: str) -> str:
+    return hashlib.sha1(f"{entity_id}|{field}".encode()).hexdigest()[:16]

@@ -34,31 +34,39 @@ def execute_sync(config_path: str, instance=None, log_level: str = "WARNING", an
     from schemas.config import load
 
     config = load(config_path)  # ConfigError → one line, exit 2
+    from connectors.landing import remove_partial
     from pipelines.definitions import build_defs
     from pipelines.runs import record_failure
+    from warehouse.publish import published_run_ids, remove_stale_builds
     from warehouse.state import State, now
 
     state = State(config.state_dir)
-    run_id = str(uuid.uuid4())
-    t0 = time.time()
-    state.record_run(run_id, started_at=now(), status="running", stage="extract")
-    instance = instance or _instance()
-    job = build_defs(config_path).resolve_job_def("sync")
-    if announce:
-        announce(run_id)
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    from pipelines.runs import FORCE_TAG
-    from pipelines.snapshot import MODE_TAG
-    tags = {MODE_TAG: "full" if full else "incremental"} | ({FORCE_TAG: force_reason} if force_reason else {})
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id, run_config=run_config,
-                                    tags=tags)
-    if not result.success:
-        record_failure(state, instance, run_id, t0)
+    with state.sync_lock():  # SyncLockedError while another sync runs on this warehouse
+        # a run killed earlier left its run-log row open, maybe a built-but-unswapped warehouse and .part landings
+        state.repair_interrupted(published_run_ids(config.warehouse_path))
+        remove_stale_builds(config.warehouse_path)
+        remove_partial(config.state_dir)
+        run_id = str(uuid.uuid4())
+        t0 = time.time()
+        state.record_run(run_id, started_at=now(), status="running", stage="extract")
+        instance = instance or _instance()
+        job = build_defs(config_path).resolve_job_def("sync")
+        if announce:
+            announce(run_id)
+        run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        from pipelines.runs import FORCE_TAG
+        from pipelines.snapshot import MODE_TAG
+        tags = {MODE_TAG: "full" if full else "incremental"} | ({FORCE_TAG: force_reason} if force_reason else {})
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id,
+                                        run_config=run_config, tags=tags)
+        if not result.success:
+            record_failure(state, instance, run_id, t0)
     return config, run_id, result
 
 
 def run_sync(config_path: str, quiet: bool = False, full: bool = False, force_reason: str | None = None) -> int:
     from pipelines.summary import render
+    from schemas.normalise.masking import mask_text
     from warehouse.state import State
 
     def announce(run_id):
@@ -71,7 +79,7 @@ def run_sync(config_path: str, quiet: bool = False, full: bool = False, force_re
                                           force_reason=force_reason)
     run = State(config.state_dir).runs().set_index("run_id").loc[run_id].to_dict() | {"run_id": run_id}
     if not quiet:
-        print(render(run, config.warehouse_path, time.time() - t0))
+        print(mask_text(render(run, config.warehouse_path, time.time() - t0)))
         if force_reason and not result.success and run.get("stage") == "gate":
             print("--force-publish overrides warning gates only: a failed blocking gate cannot be forced. Fix the "
                   "source, or set that gate to warning in quality.levels (each gate's level is recorded with the run).")
@@ -144,7 +152,8 @@ def cmd_export(args) -> int:
     try:
         written = export_tables(config.warehouse_path, args.out, args.format, args.tables or EXPORT_TABLES)
     except ValueError as e:
-        print(f"gridbridge: {e}", file=sys.stderr)
+        from schemas.normalise.masking import mask_text
+        print(f"gridbridge: {mask_text(str(e))}", file=sys.stderr)
         return EXIT_USER_ERROR
     width = max(len(e.path.name) for e in written)
     for e in written:
@@ -204,6 +213,10 @@ def parser() -> argparse.ArgumentParser:
     explain_cmd.add_parser(sub)
     from pipelines import train_cmd  # light as well
     train_cmd.add_parser(sub)
+    from pipelines import steward_cmd  # the console's Flask app is imported only when served
+    steward_cmd.add_parser(sub)
+    from pipelines import conflicts_cmd  # the same decisions from the command line and Excel
+    conflicts_cmd.add_parser(sub)
     return p
 
 
@@ -211,11 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from connectors.errors import SourceError
     from schemas.config import ConfigError
+    from schemas.normalise.masking import install_log_masking, mask_text
+    from warehouse.state import SyncLockedError
 
+    install_log_masking()  # every log record of the process: ID numbers and phones masked
     try:
         return args.func(args)
-    except (ConfigError, SourceError) as e:
-        print(f"gridbridge: {e}", file=sys.stderr)
+    except (ConfigError, SourceError, SyncLockedError) as e:
+        print(f"gridbridge: {mask_text(str(e))}", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

@@ -24,7 +24,8 @@ def add_parser(sub) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"gridbridge: {message}", file=sys.stderr)
+    from schemas.normalise.masking import mask_text
+    print(f"gridbridge: {mask_text(message)}", file=sys.stderr)
     return EXIT_USER_ERROR
 
 

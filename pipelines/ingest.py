@@ -5,15 +5,18 @@ whole extract in memory) and the standardise step reads that file back batch by 
 standardised rows and the quarantine batch by batch, so a 1M-row source runs in bounded memory.
 """
 
+import logging
 import time
 from pathlib import Path
 
 import dagster as dg
 
-from connectors import land, read_batches
+from connectors import SourceError, land, read_batches
 from connectors.landing import landed_path, landing_dir
+from connectors.retry import Backoff, RetriesExhausted, retry_call, transient_read_error
 from pipelines import constants as C
 from pipelines import snapshot
+from pipelines.faults import pause_point
 from pipelines.gazetteer import GAZETTEER
 from pipelines.parquetref import FrameWriter, ParquetRef
 from pipelines.resources import GridbridgeConfig
@@ -24,6 +27,26 @@ from warehouse.state import State
 
 STANDARDISE_BATCH_ROWS = 100_000
 QUARANTINE_COLUMNS = ["source", "entity", "source_key", "reason", "raw"]
+_log = logging.getLogger(__name__)
+
+
+def _land(config, source: str, entity: str, path: Path, since: str | None = None, log=None) -> int:
+    """`land(read_batches(…))`, the whole read run again when it broke off on a transient failure (a connection
+    lost mid-read), with the source's `retries:`/`retry_wait_s:` backoff. `land` removes its `.part` file on
+    every failure, so each attempt starts from nothing. Each retry is logged (attempt n of m, the wait); when
+    the attempts run out, the last one-line error says how many were made."""
+    def note(attempt: int, attempts: int, wait_s: float, error: BaseException) -> None:
+        msg = (f"{str(error).splitlines()[0]} — attempt {attempt} of {attempts} failed; "
+               f"extracting again from the start in {wait_s:g} s")
+        _log.warning(msg)  # stderr of the command (or the run's compute log)
+        if log:
+            log(msg)  # the run's event log (Dagster UI)
+
+    try:
+        return retry_call(lambda: land(read_batches(config, source, entity, since=since), path),
+                          Backoff.of(config.sources[source]), transient_read_error, on_retry=note)
+    except RetriesExhausted as e:
+        raise SourceError(f"{str(e.last).splitlines()[0]} (gave up after {e.attempts} attempts)") from None
 
 
 def extract(config, source: str, entity: str, run_id: str, mode: str = "incremental", log=None) -> dict:
@@ -39,14 +62,14 @@ def extract(config, source: str, entity: str, run_id: str, mode: str = "incremen
         last = State(config.state_dir).last_successful_run()
         prev = snapshot.previous_snapshot(config.state_dir, last and last["run_id"], source, entity, ent.updated_at)
     if prev is None:
-        return {"rows": land(read_batches(config, source, entity), path), "mode": "full", "path": path}
+        return {"rows": _land(config, source, entity, path, log=log), "mode": "full", "path": path}
     delta = d / f"{source}_{entity}.delta.parquet"
-    land(read_batches(config, source, entity, since=prev.since), delta)
+    _land(config, source, entity, delta, since=prev.since, log=log)
     merged = snapshot.merge_delta(prev.path, delta, ent.key, path)
     if merged is None:
         if log:
             log(f"{source}.{entity}: columns changed since the last run; extracting in full")
-        return {"rows": land(read_batches(config, source, entity), path), "mode": "full", "path": path}
+        return {"rows": _land(config, source, entity, path, log=log), "mode": "full", "path": path}
     return {**merged, "mode": f"incremental since {prev.watermark}", "path": path}
 
 
@@ -58,6 +81,7 @@ def _raw_asset(source: str, entity: str) -> dg.AssetsDefinition:
         t0 = time.perf_counter()
         mode = context.run.tags.get(snapshot.MODE_TAG, "incremental")
         got = extract(config, source, entity, context.run_id, mode=mode, log=context.log.info)
+        pause_point("extract")
         seconds = time.perf_counter() - t0
         context.log.info(f"{source}.{entity}: {got['rows']:,} rows ({got['mode']}) in {seconds:.1f} s")
         context.add_output_metadata({"extracted": got["rows"], "mode": got["mode"], "seconds": round(seconds, 2),
@@ -122,6 +146,7 @@ def _stg_asset(source: str, entity: str) -> dg.AssetsDefinition:
         t0 = time.perf_counter()
         stg, quarantine, counts = standardise_file(raw, source, entity, ent, out_dir, log=context.log.info,
                                                    gazetteer=Gazetteer.from_dict(gazetteer))
+        pause_point("standardise")
         seconds = time.perf_counter() - t0
         context.log.info(f"{source}.{entity}: {counts['loaded']:,} loaded, {counts['quarantined']:,} quarantined "
                          f"of {counts['extracted']:,} in {seconds:.1f} s")

@@ -1,6 +1,7 @@
 """Resources injected into the assets: the gridbridge config and a Parquet IO manager."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -8,14 +9,26 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from connectors.landing import owner_only, private_dir
 from pipelines.parquetref import ParquetRef
 from schemas import config as cfgmod
 
 
 class GridbridgeConfig(dg.ConfigurableResource):
-    """Where `gridbridge.yaml` is; every asset reads the sources, rules and paths from it."""
+    """Where `gridbridge.yaml` is; every asset reads the sources, rules and paths from it.
+
+    While a run uses it (CLI and scheduled runs alike), every file the run creates is owner-only (umask 077)
+    and ID numbers and phones in log records are masked."""
 
     config_path: str = "gridbridge.yaml"
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        from schemas.normalise.masking import install_log_masking
+
+        install_log_masking()
+        with owner_only():
+            yield self
 
     def load(self) -> cfgmod.Config:
         return cfgmod.load(self.config_path)
@@ -31,16 +44,17 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def _path(self, key: dg.AssetKey, suffix: str = ".parquet") -> Path:
         return Path(self.base_dir) / ("__".join(key.path) + suffix)
 
+    @owner_only()  # the work folder and its files are owner-only (0700 / 0600)
     def handle_output(self, context: dg.OutputContext, obj: "pd.DataFrame | ParquetRef | dict") -> None:
         if isinstance(obj, dict):
             path = self._path(context.asset_key, ".json")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             path.with_suffix(".part").write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
             os.replace(path.with_suffix(".part"), path)
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
             return
         path = self._path(context.asset_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         if isinstance(obj, ParquetRef):  # already written batch by batch: just put it in place
             rows = obj.place_at(path).rows
         else:
@@ -48,6 +62,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             obj.to_parquet(tmp, index=False)
             os.replace(tmp, path)
             rows = len(obj)
+        os.chmod(path, 0o600)  # a file placed from elsewhere keeps its mode
         context.add_output_metadata({"rows": rows, "path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> "pd.DataFrame | ParquetRef | dict":

@@ -59,12 +59,15 @@ USER_ERRORS = {"SourceError", "MappingError", "ConfigError", "GateHeld"}
 
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
     """(stage, one-line reason) of a failed run, from its event log: a failed blocking check names the
-    expectation and observed value; otherwise the first failed step's error."""
+    expectation and observed value; otherwise the first failed step's error. ID numbers and phones in the
+    reason are masked (it is stored in the run log and printed)."""
+    from schemas.normalise.masking import mask_text
+
     records = instance.get_records_for_run(run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
     for r in records:
         ev = r.event_log_entry.dagster_event.event_specific_data
         if not ev.passed and getattr(ev.severity, "value", "") == "ERROR":
-            return "gate", ev.description or f"{ev.check_name} failed"
+            return "gate", mask_text(ev.description or f"{ev.check_name} failed")
     steps = instance.get_records_for_run(run_id=run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
     for r in steps:
         de = r.event_log_entry.dagster_event
@@ -75,7 +78,7 @@ def failure_message(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str
         msg = (cause.message or err.message).strip().splitlines()[-1]
         if cause.cls_name in USER_ERRORS:  # a user error speaks for itself: no module path, no class name
             msg = msg.split(f"{cause.cls_name}: ", 1)[-1]
-        return ("gate" if cause.cls_name == "GateHeld" else de.step_key), msg
+        return ("gate" if cause.cls_name == "GateHeld" else de.step_key), mask_text(msg)
     return "unknown", "run failed"
 
 
@@ -87,4 +90,10 @@ def record_failure(state: State, instance: dg.DagsterInstance, run_id: str, star
     if started_at:
         fields["started_at"] = started_at
     state.record_run(run_id, **fields)
+    if fields["gates"]:     # what the gates found is kept for a failed run too (warehouse/reports/<run_id>.html)
+        from warehouse.report import report_path, write_failed_report
+        try:
+            write_failed_report(report_path(state.path.parent, run_id), {"run_id": run_id, **fields}, fields["gates"])
+        except OSError:
+            pass            # the run log already holds the gate results
     return message

@@ -70,4 +70,8 @@ def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
         out.append("example query (read-only, safe while a sync runs):")
         out.append(f"  {sys.executable} -c \"import duckdb; print(duckdb.connect('{warehouse_path}', "
                    f"read_only=True).sql('{sql}'))\"")
+    else:
+        report = report_path(Path(warehouse_path).parent, run["run_id"])
+        if report.exists():
+            out.append(f"gate report: {report}")
     return "\n".join(out)

@@ -60,7 +60,8 @@ def cmd_train(args) -> int:
         try:
             models[entity] = train(records, entity, settings)
         except ValueError as e:
-            print(f"gridbridge: cannot train the {entity} model: {e}", file=sys.stderr)
+            from schemas.normalise.masking import mask_text
+            print(f"gridbridge: cannot train the {entity} model: {mask_text(str(e))}", file=sys.stderr)
             return EXIT_USER_ERROR
         tr = models[entity].training          # always set by train()
         print(f"{entity}: {len(records):,} records, {tr['candidate_pairs']:,} candidate pairs, "

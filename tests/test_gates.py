@@ -88,6 +88,8 @@ def test_two_active_registrations_of_different_people_in_one_golden_person_fail_
                            "status": "active", "person_type": "registered"})
     dup = two_people_registered(links, police).set_index("person_id")
     assert dup.loc["X", "different_ids"] and not dup.loc["Y", "different_ids"] and "Z" not in dup.index
+    decided = links.assign(match_rule=["steward", "id", "id", "id", "single"])     # a steward joined X's records
+    assert "X" not in set(two_people_registered(decided, police)["person_id"])
     moved = police.assign(status=["moved_out", "active", "active", "active", "active"])      # 迁出: not active
     assert list(two_people_registered(links, moved)["person_id"]) == ["Y"]
     golden = pd.DataFrame({"person_id": ["X", "Y", "Z"], "in_police": True, "in_grid": [True, False, True]})
@@ -150,6 +152,10 @@ def test_a_half_empty_export_stops_the_run_and_cannot_be_forced(halved, capsys):
     assert (last["status"], last["stage"]) == ("failed", "gate") and not last["forced_reason"]
     main(["status", "--config", str(halved / "gridbridge.yaml")])
     assert "1 blocking" in capsys.readouterr().out
+    report = halved / "warehouse" / "reports" / f"{last['run_id']}.html"      # the gate results are kept per run
+    page = report.read_text(encoding="utf-8")
+    assert f"gate report: {report}" in out and "nothing published" in page
+    assert "row_count_drift" in page and "observed 1" in page and oct(report.stat().st_mode & 0o777) == "0o600"
 
 
 def test_a_warning_gate_holds_the_publish_until_an_operator_forces_it_with_a_reason(halved, capsys):

@@ -1,8 +1,8 @@
 """Atomic publish: build the complete new warehouse beside the old one, then swap it in by rename.
 
 Readers that already have the old file open keep reading it (same inode); new readers see the new
-file; a crash at any point leaves the previous warehouse as it was plus a `.building` file that the
-next publish removes. Nothing is ever written into the live file.
+file. A crash before the rename leaves the previous warehouse as it was (plus a `.building` file that the
+next sync removes), a crash after it the complete new one. Nothing is ever written into the live file.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from connectors.landing import owner_only
+from pipelines.faults import pause_point
 from warehouse.history import attach_previous, build_history, detach_previous, history_views_sql
 from warehouse.tables import TABLES, ddl
 
@@ -37,6 +39,7 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+@owner_only()  # the build and its WAL are owner-only from the first byte
 def publish(path: Path, tables: dict[str, pd.DataFrame], run_id: str) -> Path:
     """Write every table in TABLES (missing frames become empty tables), the golden-record history carried
     over from the current warehouse (history.py) and the views, then swap."""
@@ -67,8 +70,11 @@ def publish(path: Path, tables: dict[str, pd.DataFrame], run_id: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     con.close()
+    os.chmod(tmp, 0o600)  # personal data: owner only
     _fsync(tmp)
+    pause_point("publish_build")
     os.replace(tmp, path)
+    pause_point("publish_swapped")
     _fsync(path.parent)
     return path
 
@@ -81,5 +87,19 @@ def read_table(path: Path, name: str) -> pd.DataFrame | None:
     con = duckdb.connect(str(path), read_only=True)
     try:
         return con.execute(f'SELECT * FROM "{name}"').df()
+    finally:
+        con.close()
+
+
+def published_run_ids(path: Path) -> set[str]:
+    """The run ids in the published warehouse's `publish_history` (empty when there is no warehouse or history)."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'publish_history'").fetchone()[0]:
+            return set()
+        return {r[0] for r in con.execute("SELECT run_id FROM publish_history").fetchall()}
     finally:
         con.close()

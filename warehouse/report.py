@@ -2,7 +2,9 @@
 
 `write_report` reads the published warehouse read-only and the run's `counts` (pipelines/publish.py
 `run_counts`) and gate results (pipelines/runs.py `gate_results`), and writes a page that opens offline:
-no scripts, no external CSS, fonts or images. Every value from data is HTML-escaped.
+no scripts, no external CSS, fonts or images. Every value from data is HTML-escaped. The page shows counts, never
+source values: the free text on it (the run's message, gate descriptions and results) is passed through
+`mask_text`, so an ID number or phone quoted there is masked. The file is owner-only (0600, in a 0700 folder).
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from connectors.landing import private_dir
+from schemas.normalise.masking import mask_text
 from warehouse import report_charts as charts
 
 SOURCES = ("police.person", "police.house", "grid.person", "grid.house")
@@ -142,7 +146,7 @@ def header_html(run: dict) -> str:
     rows = [("run id", run.get("run_id")), ("started", run.get("started_at")), ("finished", run.get("finished_at")),
             ("status", status), ("stage", run.get("stage"))]
     if run.get("message"):
-        rows.append(("message", run["message"]))
+        rows.append(("message", _free_text(run["message"])))
     return (f'<p class="status-{esc(status)}">Status: <b>{esc(status)}</b></p>' + table(None, rows))
 
 
@@ -219,6 +223,11 @@ def conflicts_html(c: pd.DataFrame) -> str:
                     ("", "total", "", *(int(wide[s].sum()) for s in statuses), int(wide["total"].sum()))))
 
 
+def _free_text(value: object) -> str | None:
+    """Text that may quote a source value (a message, a gate's description or results), masked."""
+    return None if value is None else mask_text(str(value))
+
+
 def gates_html(gates: list[dict]) -> str:
     if not gates:
         return '<p class="note">No gate results recorded for this run.</p>'
@@ -229,8 +238,8 @@ def gates_html(gates: list[dict]) -> str:
         rows.append(f'<tr class="{"" if g.get("passed") else "fail"}"><td>{esc(g.get("check"))}</td>'
                     f'<td>{esc(g.get("asset"))}</td><td>'
                     + ('<span class="pass">PASS</span>' if g.get("passed") else '<span class="fail-badge">FAIL</span>')
-                    + f'</td><td>{esc(g.get("severity"))}</td><td>{esc(g.get("description"))}</td>'
-                    f'<td><pre>{esc(g.get("results"))}</pre></td></tr>')
+                    + f'</td><td>{esc(g.get("severity"))}</td><td>{esc(_free_text(g.get("description")))}</td>'
+                    f'<td><pre>{esc(_free_text(g.get("results")))}</pre></td></tr>')
     head = "".join(f"<th>{h}</th>" for h in ("check", "asset", "result", "severity", "description", "expectations"))
     return summary + f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -286,13 +295,33 @@ def write_report(warehouse_path: Path, out_path: Path, run_id: str, counts: dict
     finally:
         con.close()
     page = render(run, counts, gates, entities, quarantine, weights, conflicts, pop)
+    return _write(out_path, page)
+
+
+def render_failed(run: dict, gates: list[dict]) -> str:
+    """The page of a run that published nothing: the run (stage, one-line reason) and every gate result."""
+    run_id = str(run.get("run_id") or "")
+    generated = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    body = section("run", header_html(run)) + section("gates", gates_html(gates))
+    return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+            f"<title>gridbridge sync {esc(run_id)} (failed)</title><style>{_CSS}</style></head><body>"
+            f"<h1>gridbridge sync report — nothing published</h1><p class=\"note\">run {esc(run_id)} · generated "
+            f"{esc(generated)} · the previous warehouse was left as it was</p>{body}</body></html>\n")
+
+
+def write_failed_report(out_path: Path, run: dict, gates: list[dict]) -> Path:
+    """The gate results of a failed or held run, kept like every run's report."""
+    return _write(out_path, render_failed(run, gates))
+
+
+def _write(out_path: Path, page: str) -> Path:
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out_path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(page)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o600)  # personal data stays with the operator
         os.replace(tmp, out_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

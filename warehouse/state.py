@@ -7,12 +7,17 @@ warehouse (SQLite WAL gives one writer + many readers without "database locked" 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pandas as pd
+
+from connectors.landing import owner_only
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_log (
@@ -38,8 +43,12 @@ class State:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "state.sqlite"
-        with self._connect() as con:
-            con.executescript(_SCHEMA)
+        with owner_only():  # the run log and decisions: owner-only (SQLite gives -wal/-shm the file's mode)
+            with self._connect() as con:
+                con.executescript(_SCHEMA)
+        for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            if p.exists():
+                p.chmod(0o600)
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=30)
@@ -60,13 +69,13 @@ class State:
 
     def runs(self, limit: int | None = None) -> pd.DataFrame:
         with self._connect() as con:
-            q = "SELECT * FROM run_log ORDER BY started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+            q = "SELECT * FROM run_log ORDER BY started_at DESC, rowid DESC" + (f" LIMIT {int(limit)}" if limit else "")
             return pd.read_sql_query(q, con)
 
     def last_successful_run(self) -> dict | None:
         with self._connect() as con:
             con.row_factory = sqlite3.Row
-            row = con.execute("SELECT * FROM run_log WHERE status='success' ORDER BY finished_at DESC LIMIT 1").fetchone()
+            row = con.execute("SELECT * FROM run_log WHERE status='success' ORDER BY finished_at DESC, rowid DESC LIMIT 1").fetchone()
         return dict(row) if row else None
 
     # --- steward decisions -------------------------------------------------------------------
@@ -83,3 +92,50 @@ class State:
     def decisions(self) -> pd.DataFrame:
         with self._connect() as con:
             return pd.read_sql_query("SELECT * FROM steward_decision ORDER BY decision_id", con)
+
+    # --- one sync at a time; runs a killed process left open -----------------------------------
+    @contextlib.contextmanager
+    def sync_lock(self):
+        """Hold `<state dir>/.sync.lock` for one sync (`flock`, non-blocking): a second sync on the same warehouse
+        fails at once with SyncLockedError naming the holder's pid. The kernel drops the lock when the holding
+        process ends, however it ends, so a killed sync never leaves it held."""
+        fd = os.open(self.path.parent / SYNC_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                raise SyncLockedError(f"another sync is running (pid {holder}); try again later") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def repair_interrupted(self, published_run_ids: set[str]) -> list[str]:
+        """Close the run-log rows that a killed or crashed process left `running`/`publishing`: `success` when the
+        run is in the current warehouse's `publish_history` (its file was swapped in before the process ended),
+        else `interrupted`. Call it only under `sync_lock()`, when no run can be live. Returns the run ids closed."""
+        with self._connect() as con:
+            ids = [r[0] for r in con.execute(
+                f"SELECT run_id FROM run_log WHERE status IN ({', '.join('?' * len(UNFINISHED))}) "
+                f"ORDER BY started_at", UNFINISHED)]
+            for run_id in ids:
+                if run_id in published_run_ids:
+                    con.execute("UPDATE run_log SET status = 'success', stage = 'done', message = ?, "
+                                "finished_at = coalesce(finished_at, ?) WHERE run_id = ?",
+                                (PUBLISHED_BEFORE_END, now(), run_id))
+                else:
+                    con.execute("UPDATE run_log SET status = 'interrupted', message = ? WHERE run_id = ?",
+                                (INTERRUPTED, run_id))
+        return ids
+
+
+SYNC_LOCK = ".sync.lock"
+UNFINISHED = ("running", "publishing")
+INTERRUPTED = "process ended without finishing (killed or crashed); the warehouse was left as it was"
+PUBLISHED_BEFORE_END = "published; the process ended before it finished (no run report)"
+
+
+class SyncLockedError(RuntimeError):
+    """Another sync holds the state directory's lock. One-line message with its pid."""

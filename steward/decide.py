@@ -1,0 +1,262 @@
+"""Recording stewards' decisions: validated, scoped, appended to `steward_decision` (never changed or deleted).
+
+    decide_conflict(config, user, conflict_id, "take_grid" | "take_police" | "value" | "field_visit", value, reason)
+    decide_pair(config, user, pair_id, "same" | "different" | "unsure", reason)
+    undo(config, user, decision_id, reason)
+    bulk_preview(config, user, {"field": "phone", "grid": "640202011"}, "take_grid") → plan (nothing written)
+    bulk_apply(config, user, same filter, same action, reason, token=plan["token"]) → what was appended
+
+`user` is anything with `.username`, `.role` (viewer | steward | admin) and `.scopes` (grid_code/community
+prefixes; empty = everything). A viewer, or a user deciding outside their scopes, gets PermissionError; an
+unknown id LookupError; a refused value or action ValueError (InvalidValue for a value the normalisers refuse).
+Every message is a Chinese sentence to show as it is. A conflict decision keeps the conflict's police and grid
+values as they are in the warehouse now: the sync applies it while they are unchanged (matching/reconcile.py).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+
+from steward import queues
+from steward.decisions_model import (ACTION_LABELS, CONFLICT, CONFLICT_ACTIONS, FIELD_VISIT, PAIR, PAIR_LABELS,
+                                     PAIR_VALUES, TAKE_GRID, TAKE_POLICE, UNDO, pair_target,
+                                     parse_pair_target, undone_ids)
+from steward.store import ENTITY_ID, decisions, warehouse
+from steward.users import in_scope, role_at_least
+from steward.values import InvalidValue, field_label, normalise_value
+from warehouse.state import State
+
+MAX_REASON = 500
+MAX_BULK = 5000
+
+
+class StalePlan(ValueError):
+    """The data under a bulk preview changed before it was applied."""
+
+
+@dataclass(frozen=True)
+class Decided:
+    decision_id: int
+    kind: str
+    target: str
+    value: str | None
+    police_value: str | None = None
+    grid_value: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- checks ----------------------------------------------------------------------------------------
+def require_steward(user) -> None:
+    if not role_at_least(getattr(user, "role", "") or "", "steward"):
+        raise PermissionError("只读用户不能作出决定（需要数据管理员权限）")
+
+
+def require_scope(user, *values) -> None:
+    if not in_scope(list(getattr(user, "scopes", ()) or ()), *values):
+        raise PermissionError("该记录不在您负责的网格/社区范围内")
+
+
+def _reason(reason) -> str | None:
+    text = (str(reason).strip() if reason is not None else "") or None
+    if text and len(text) > MAX_REASON:
+        raise ValueError(f"理由不能超过 {MAX_REASON} 个字")
+    return text
+
+
+def _username(user) -> str:
+    name = str(getattr(user, "username", "") or "").strip()
+    if not name:
+        raise PermissionError("需要登录后才能作出决定")
+    return name
+
+
+def _state(config) -> State:
+    return State(config.state_dir)
+
+
+def source_options(config, entity: str) -> dict:
+    """The source `area_code:` for bare local phone numbers (police first, as the standardise stage has it)."""
+    for source in ("police", "grid"):
+        sc = config.sources.get(source)
+        ent = sc.entities.get(entity) if sc else None
+        if ent is not None and ent.area_code:
+            return {"area_code": ent.area_code}
+    return {"area_code": None}
+
+
+# --- one conflict ----------------------------------------------------------------------------------
+def conflict_row(config, conflict_id: str) -> dict:
+    """The conflict as the queues show it (any warehouse status), or LookupError."""
+    row = queues.lookup_conflicts(config, [str(conflict_id)]).get(str(conflict_id))
+    if row is None:
+        raise LookupError(f"没有编号为 {conflict_id} 的差异（可能已在最近一次同步中消失）")
+    return row
+
+
+def conflict_value(config, row: dict, action: str, value=None) -> tuple[str, str | None]:
+    """(kind, value) for `action` on conflict `row`, validated; ValueError/InvalidValue if refused."""
+    if action not in CONFLICT_ACTIONS:
+        raise ValueError(f"未知的操作 {action!r}（可选：{'、'.join(ACTION_LABELS.values())}）")
+    if action == FIELD_VISIT:
+        return FIELD_VISIT, None
+    if action in (TAKE_POLICE, TAKE_GRID):
+        side = "police" if action == TAKE_POLICE else "grid"
+        taken = row.get(f"{side}_value")
+        if taken is None or str(taken).strip() == "":
+            raise ValueError(f"{'公安' if side == 'police' else '网格'}系统没有这个字段的值，不能采用")
+        return CONFLICT, str(taken)
+    return CONFLICT, normalise_value(row["entity"], row["field"], value, **source_options(config, row["entity"]))
+
+
+def decide_conflict(config, user, conflict_id: str, action: str, value=None, reason=None) -> Decided:
+    """Record `action` on one conflict: take the police / grid value, a corrected `value` (normalised like a
+    source value; an invalid one raises InvalidValue), or 转网格员核实 (`field_visit`)."""
+    require_steward(user)
+    by, why = _username(user), _reason(reason)
+    row = conflict_row(config, conflict_id)
+    require_scope(user, row["grid_code"], row["community"])
+    kind, chosen = conflict_value(config, row, action, value)
+    did = _state(config).add_decision(kind, row["conflict_id"], chosen, by, police_value=row["police_value"],
+                                      grid_value=row["grid_value"], reason=why)
+    return Decided(did, kind, row["conflict_id"], chosen, row["police_value"], row["grid_value"])
+
+
+# --- one pair --------------------------------------------------------------------------------------
+def review_row(config, pair_id: str) -> dict:
+    """The review pair as the queues show it (any warehouse status), or LookupError."""
+    row = queues.lookup_reviews(config, [str(pair_id)]).get(str(pair_id))
+    if row is None:
+        raise LookupError(f"没有编号为 {pair_id} 的候选对（可能已在最近一次同步中处理）")
+    return row
+
+
+def decide_pair(config, user, pair_id: str, value: str, reason=None) -> Decided:
+    """Same / different / not sure (escalate) on one match-review pair."""
+    require_steward(user)
+    by, why = _username(user), _reason(reason)
+    if value not in PAIR_VALUES:
+        raise ValueError(f"未知的判定 {value!r}（可选：{'、'.join(PAIR_LABELS.values())}）")
+    row = review_row(config, pair_id)
+    require_scope(user, row["left_grid"], row["right_grid"], row["left_community"], row["right_community"])
+    target = pair_target(row["entity"], (row["left_source"], row["left_key"]), (row["right_source"], row["right_key"]))
+    did = _state(config).add_decision(PAIR, target, value, by, reason=why)
+    return Decided(did, PAIR, target, value)
+
+
+# --- undo ------------------------------------------------------------------------------------------
+def _scope_of_target(config, kind: str, target: str) -> list | None:
+    """grid_code/community values of what a decision targets, or None when the warehouse no longer has it."""
+    if kind in (CONFLICT, FIELD_VISIT):
+        try:
+            row = conflict_row(config, target)
+        except LookupError:
+            return None
+        return [row["grid_code"], row["community"]]
+    entity, a, b = parse_pair_target(target)
+    with warehouse(config) as con:
+        key = ENTITY_ID[entity]
+        grid = "coalesce(p.grid_code, h.grid_code)" if entity == "person" else "h.grid_code"
+        join = ("JOIN person p ON p.person_id = x.person_id LEFT JOIN house h ON h.house_id = p.house_id"
+                if entity == "person" else "JOIN house h ON h.house_id = x.house_id")
+        rows = con.execute(f"SELECT {grid}, h.community, x.{key} FROM {entity}_xref x {join} "
+                           f"WHERE (x.source = ? AND x.source_key = ?) OR (x.source = ? AND x.source_key = ?)",
+                           [a[0], a[1], b[0], b[1]]).fetchall()
+    return [v for r in rows for v in r[:2]] if rows else None
+
+
+def undo(config, user, decision_id: int, reason=None) -> Decided:
+    """Undo one decision by appending `kind='undo'` (target = its id): from the next sync it no longer applies,
+    and the queues show the conflict/pair as they would be without it at once."""
+    require_steward(user)
+    by, why = _username(user), _reason(reason)
+    frame = decisions(config)
+    try:
+        did = int(decision_id)
+    except (TypeError, ValueError):
+        raise LookupError(f"没有编号为 {decision_id} 的决定") from None
+    hit = frame[frame["decision_id"] == did]
+    if hit.empty:
+        raise LookupError(f"没有编号为 {did} 的决定")
+    row = hit.iloc[0]
+    if row["kind"] == UNDO:
+        raise ValueError("撤销记录本身不能再撤销：请直接重新作出决定")
+    if did in undone_ids(frame):
+        raise ValueError(f"决定 #{did} 已经撤销过了")
+    scopes = list(getattr(user, "scopes", ()) or ())
+    if scopes:
+        values = _scope_of_target(config, row["kind"], str(row["target"]))
+        if values is None:
+            raise PermissionError("无法确认该决定所涉记录的管辖范围：请联系管理员撤销")
+        require_scope(user, *values)
+    new = _state(config).add_decision(UNDO, str(did), None, by, reason=why)
+    return Decided(new, UNDO, str(did), None)
+
+
+# --- bulk ------------------------------------------------------------------------------------------
+BULK_ACTIONS = (TAKE_POLICE, TAKE_GRID, FIELD_VISIT)
+FILTER_KEYS = ("entity", "field", "grid", "community", "min_age_days", "state")
+
+
+def _plan(config, user, filters: dict, action: str) -> dict:
+    if action not in BULK_ACTIONS:
+        raise ValueError(f"批量操作只能是：{'、'.join(ACTION_LABELS[a] for a in BULK_ACTIONS)}")
+    unknown = set(filters or {}) - set(FILTER_KEYS)
+    if unknown:
+        raise ValueError(f"未知的筛选条件：{', '.join(sorted(unknown))}")
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    if action != FIELD_VISIT and not filters.get("field"):
+        raise ValueError("批量采用某一方的值时必须先选定字段")
+    if filters.get("state") in ("pending", "all"):
+        raise ValueError("已决定（下次同步生效）的差异不能批量处理")
+    page = queues.select_conflicts(config, scope=list(getattr(user, "scopes", ()) or ()), limit=MAX_BULK + 1,
+                                   **filters)
+    if page.total > MAX_BULK:
+        raise ValueError(f"一次最多批量处理 {MAX_BULK} 条（当前筛选出 {page.total} 条），请缩小筛选范围")
+    changes, skipped = [], []
+    keep = ("conflict_id", "entity", "entity_id", "label", "field", "field_label", "police_value", "grid_value",
+            "grid_code", "community", "state")
+    for r in page.items:
+        item = {k: r.get(k) for k in keep}
+        try:
+            kind, value = conflict_value(config, r, action)
+        except ValueError as e:
+            skipped.append(item | {"reason": str(e)})
+            continue
+        if action == FIELD_VISIT and r["state"] == "field_visit":
+            skipped.append(item | {"reason": "已经转网格员核实"})
+            continue
+        changes.append(item | {"kind": kind, "new_value": value})
+    digest = hashlib.sha256("\n".join(f"{c['conflict_id']}|{c['police_value']}|{c['grid_value']}|{c['new_value']}"
+                                      for c in changes).encode()).hexdigest()[:20]
+    return {"action": action, "action_label": ACTION_LABELS[action], "filters": filters, "changes": changes,
+            "skipped": skipped, "count": len(changes), "token": digest, "warehouse": page.warehouse,
+            "field_label": field_label(filters["field"]) if filters.get("field") else None}
+
+
+def bulk_preview(config, user, filters: dict, action: str) -> dict:
+    """What `bulk_apply` would append for the open conflicts matching `filters` (keys: entity, field, grid,
+    community, min_age_days, state) within the user's scope: `changes` (conflict, both values, `new_value`),
+    `skipped` (with a reason, e.g. that side has no value), `count`, and `token` (pass it to bulk_apply so that
+    nothing is applied if the data changed in between). Writes nothing."""
+    require_steward(user)
+    return _plan(config, user, filters, action)
+
+
+def bulk_apply(config, user, filters: dict, action: str, reason=None, token: str | None = None) -> dict:
+    """Append one decision per change of the plan (same rules as bulk_preview). With `token`, refuses
+    (StalePlan) when the plan is no longer the one previewed. Returns the plan plus `appended` (decision ids)."""
+    require_steward(user)
+    by, why = _username(user), _reason(reason)
+    plan = _plan(config, user, filters, action)
+    if token is not None and token != plan["token"]:
+        raise StalePlan("自预览以来这些差异已有变化（同步或他人已处理），请重新预览后再执行")
+    state = _state(config)
+    appended = [state.add_decision(c["kind"], c["conflict_id"], c["new_value"], by, police_value=c["police_value"],
+                                   grid_value=c["grid_value"], reason=why) for c in plan["changes"]]
+    return plan | {"appended": appended}
+
+
+__all__ = ["Decided", "InvalidValue", "StalePlan", "bulk_apply", "bulk_preview", "decide_conflict", "decide_pair",
+           "undo", "conflict_row", "review_row", "conflict_value", "require_steward", "require_scope"]

@@ -1,0 +1,142 @@
+"""A steward's corrected value, through the same normalisers as the standardise stage (schemas/standardise.py).
+
+`normalise_value(entity, field, text)` returns the canonical text the warehouse holds for that field (ID number
+upper-case 18 digits, ISO date, `+86…` phone, GB/T code, …) or raises `InvalidValue` with a Chinese message
+the console and the Excel import show as they are. A correction is held to a stricter bar than a source row: an
+ID number with a wrong check digit is loaded (flagged) from a source, but never accepted from a steward.
+Conflict fields `birth_date~id_number` / `sex~id_number` (golden cross-checks) take a value of their first part.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from schemas.codes import normalise_bool, normalise_code, normalise_person_type, normalise_status
+from schemas.normalise import normalise_id, normalise_name, normalise_phone, parse_date
+
+FIELD_LABELS = {
+    "name": "姓名", "former_name": "曾用名", "owner_name": "房主姓名", "id_number": "公民身份号码",
+    "owner_id_number": "房主公民身份号码", "sex": "性别", "ethnicity": "民族", "relation": "与户主关系",
+    "usage": "房屋用途", "birth_date": "出生日期", "registered_on": "登记日期", "status_date": "状态日期",
+    "phone": "联系电话", "owner_phone": "房主联系电话", "hukou_address": "户籍地址", "current_address": "现住址",
+    "address": "房屋地址", "person_type": "人员类型", "status": "状态", "is_rented": "是否出租",
+    "area": "面积（平方米）", "tenant_count": "承租人数", "household_no": "户号",
+}
+_CODE_TABLE = {"sex": "sex", "ethnicity": "ethnicity", "relation": "relation", "usage": "building_use"}
+_ID_ERRORS = {"id_invalid_length": "长度不对（应为 18 位）", "id_invalid_chars": "含有非法字符",
+              "id_excel_precision_loss": "像是被 Excel 存成了数字（科学计数法）"}
+_GARBAGE = r"^(?:[?？�□\s]*|#N/A|-+|0+|(?:锟斤拷|[烫屯�\s])+|NULL|null|暂无|未知|无)$"
+
+
+class InvalidValue(ValueError):
+    """A corrected value the normalisers refuse; `str(e)` is a Chinese sentence for the steward."""
+
+
+def base_field(field: str) -> str:
+    """`birth_date~id_number` → `birth_date`."""
+    return str(field).split("~", 1)[0]
+
+
+def field_label(field: str) -> str:
+    return FIELD_LABELS.get(base_field(field), base_field(field))
+
+
+def _one(fn, text: str, *args, **kw) -> dict:
+    return fn(pd.Series([text], dtype=object), *args, **kw).iloc[0].to_dict()
+
+
+def _id(text: str, label: str) -> str:
+    r = _one(normalise_id, text)
+    if r["id_error"]:
+        raise InvalidValue(f"{label}无效：{_ID_ERRORS.get(r['id_error'], r['id_error'])}")
+    if "id_checksum" in (r["id_flags"] or ""):
+        raise InvalidValue(f"{label}无效：校验位不对，请核对号码")
+    if "id_birth_invalid" in (r["id_flags"] or ""):
+        raise InvalidValue(f"{label}无效：号码中的出生日期不存在或在未来")
+    if "id_masked" in (r["id_flags"] or ""):
+        raise InvalidValue(f"{label}无效：号码含 *（已脱敏），请输入完整号码")
+    return r["id_number"]
+
+
+def _date(text: str, label: str, today: dt.date) -> str:
+    r = _one(parse_date, text, None, today=today)
+    if r["error"] == "birth_date_future":
+        raise InvalidValue(f"{label}不能在今天之后")
+    if r["value"] is None or r["error"]:
+        raise InvalidValue(f"{label}不是有效日期（例如 1985-03-12）")
+    return str(r["value"])[:10]
+
+
+def _phone(text: str, label: str, area_code: str | None) -> str:
+    r = _one(normalise_phone, text, area_code=area_code)
+    flags = r["phone_flags"] or ""
+    if r["phone"] is None or "phone_invalid" in flags or "phone_placeholder" in flags \
+            or r["phone_kind"] not in ("mobile", "landline"):
+        raise InvalidValue(f"{label}无法识别：请输入 11 位手机号或带区号的固定电话")
+    return r["phone"]
+
+
+def _name(text: str, label: str) -> str:
+    r = _one(normalise_name, text)
+    if r["name_error"] or r["name"] is None:
+        raise InvalidValue(f"{label}无效：不能为空、乱码或占位符")
+    return r["name"]
+
+
+def _code(text: str, field: str, label: str, values: dict | None) -> str:
+    if field in _CODE_TABLE:
+        r = _one(normalise_code, text, _CODE_TABLE[field], values)
+    else:
+        fn = {"person_type": normalise_person_type, "status": normalise_status, "is_rented": normalise_bool}[field]
+        r = _one(fn, text, values)
+    if r["code"] is None or (r["flags"] or ""):
+        raise InvalidValue(f"{label}“{text}”不在代码表中")
+    return str(r["code"])
+
+
+def _number(text: str, field: str, label: str) -> str:
+    try:
+        num = float(str(text).replace(",", "").strip())
+    except ValueError:
+        raise InvalidValue(f"{label}应为数字") from None
+    if num < 0 or num != num:
+        raise InvalidValue(f"{label}不能为负数")
+    if field == "tenant_count":
+        if num != int(num):
+            raise InvalidValue(f"{label}应为整数")
+        return str(int(num))
+    return str(num)
+
+
+def _text(text: str, label: str) -> str:
+    import re
+    import unicodedata
+    out = unicodedata.normalize("NFKC", text).strip()
+    if not out or re.fullmatch(_GARBAGE, out):
+        raise InvalidValue(f"{label}不能为空、乱码或占位符")
+    return out
+
+
+def normalise_value(entity: str, field: str, text, *, area_code: str | None = None, values: dict | None = None,
+                    today: dt.date | None = None) -> str:
+    """Canonical text of `text` for `field` of `entity`, or InvalidValue. `area_code` / `values`: the source's
+    `area_code:` / `values:` (config), as the standardise stage would use them."""
+    field = base_field(field)
+    label = field_label(field)
+    if text is None or (isinstance(text, float) and text != text) or not str(text).strip():
+        raise InvalidValue(f"请填写更正后的{label}")
+    text = str(text).strip()
+    if field in ("id_number", "owner_id_number"):
+        return _id(text, label)
+    if field in ("birth_date", "registered_on", "status_date"):
+        return _date(text, label, today or dt.date.today())
+    if field in ("phone", "owner_phone"):
+        return _phone(text, label, area_code)
+    if field in ("name", "former_name", "owner_name"):
+        return _name(text, label)
+    if field in (*_CODE_TABLE, "person_type", "status", "is_rented"):
+        return _code(text, field, label, (values or {}).get(field))
+    if field in ("area", "tenant_count"):
+        return _number(text, field, label)
+    return _text(text, label)
