@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from connectors.errors import SourceError
-from connectors.landing import land
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from connectors.landing import land
 
 __all__ = ["read_batches", "land", "SourceError"]
+
+
+def __getattr__(name: str):
+    """`land` is imported on first use: `connectors.errors` (which the command line catches) stays free of
+    pyarrow, so `gridbridge status` and `--help` do not load it."""
+    if name == "land":
+        from connectors.landing import land
+        return land
+    raise AttributeError(f"module 'connectors' has no attribute {name!r}")
 
 BATCH_ROWS = 50_000
 _CONNECTORS = {"sql": "connectors.sql", "csv": "connectors.csvfile", "xlsx": "connectors.xlsxfile",

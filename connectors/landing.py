@@ -1,48 +1,17 @@
 """Raw landing: every extracted batch is kept per run as Parquet so a run can be replayed and audited.
 
-Personal data on disk is owner-only from the first byte: `private_dir` creates a folder 0700 (and tightens an
-existing one), `owner_only()` sets the umask to 077 while files are created (a context manager and a
-decorator), so no file or folder is ever readable by others, not even for a moment."""
+Personal data: the landing folders are owner-only (0700) and every file is written under `owner_only()` (umask
+077, warehouse/files.py), so it is 0600 from its first byte."""
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-_umask_lock = threading.Lock()
-_umask_depth = 0
-_umask_saved = 0
-
-
-@contextlib.contextmanager
-def owner_only() -> Iterator[None]:
-    """Files and folders created inside are owner-only (umask 077). Nests, and works across threads: the
-    process umask is restored when the outermost user leaves."""
-    global _umask_depth, _umask_saved
-    with _umask_lock:
-        if _umask_depth == 0:
-            _umask_saved = os.umask(0o077)
-        _umask_depth += 1
-    try:
-        yield
-    finally:
-        with _umask_lock:
-            _umask_depth -= 1
-            if _umask_depth == 0:
-                os.umask(_umask_saved)
-
-
-def private_dir(path: Path) -> Path:
-    """`path` as an owner-only (0700) folder: created so (parents as usual), an existing one tightened."""
-    path = Path(path)
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    os.chmod(path, 0o700)
-    return path
+from warehouse.files import owner_only, private_dir
 
 
 def landing_dir(root: Path, run_id: str) -> Path:
@@ -80,7 +49,6 @@ def land(batches: Iterable[pa.RecordBatch], path: Path) -> int:
         writer.close()
     if writer is None:
         pq.write_table(pa.table({}), tmp)
-    os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     return rows
 

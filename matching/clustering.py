@@ -108,8 +108,8 @@ def cluster_pairs(records: pd.DataFrame, scored: pd.DataFrame, thresholds: Thres
 
     same = src[l] == src[r]
     auto = (p >= thresholds.auto_match) & ~forbidden
-    dup = auto & same & (p >= thresholds.duplicate_threshold) & ~steward
-    grouping = np.flatnonzero((dup | steward) & ~forbidden)
+    dup = auto & same & (p >= thresholds.duplicate_threshold)
+    grouping = np.flatnonzero(dup | steward)          # one decision per pair: a steward link is never forbidden
     # steward links (weight inf) first, the latest decision first; then by match weight, ties by record ids
     g_order = np.lexsort((id_rank[r[grouping]], id_rank[l[grouping]], recency[grouping], -w[grouping]))
     groups, g_held = constrained_components(n, l[grouping], r[grouping], g_order, cannot_a, cannot_b)

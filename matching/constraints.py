@@ -16,38 +16,36 @@ it, or the machine's own result when there is none. Decisions on records no long
 not apply.
 
 `pair_constraints(decisions, entity)` turns the decision log into `PairConstraints` on record ids
-(`source:source_key`, matching/records.py; targets are made by `steward.decisions_model.pair_target`);
+(`source:source_key`, matching/records.py; targets are made and read by `steward.decisions_model.pair_target` /
+`parse_pair_target`);
 `constrained_components` is the clustering step that keeps cannot-link
 pairs apart (used by matching/clustering.py). Pure functions, no I/O.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from matching._graph import connected_components
-from steward.decisions_model import DIFFERENT, PAIR, SAME, UNSURE, latest
+from steward.decisions_model import DIFFERENT, PAIR, SAME, UNSURE, latest, parse_pair_target
 
 STEWARD_RULE = "steward"          # match_rule / link type of a link a steward decided
 HELD_APART = "steward_constraint"  # review reason: a link not followed because of a `different` decision
 ESCALATED = "escalated"            # match_review status of a pair decided `unsure`
 
 _COLUMNS = ["l_id", "r_id", "value", "decision_id"]
-_SIDES = re.compile(r"^([^:|]+):(.*?)\|([^:|]+):(.*)$", re.DOTALL)
 
 
-def parse_pair_target(target: str) -> tuple[str, str, str] | None:
+def _record_ids(target: str) -> tuple[str, str, str] | None:
     """(entity, record id, record id) of a `pair_target`, the ids in string order; None for a malformed target
-    (the sync never fails on one). A key may hold `:` or `|`; a key holding `|<source>:` is ambiguous and is
-    read at its first such place."""
-    entity, sep, rest = str(target).partition("|")
-    m = _SIDES.match(rest) if sep else None
-    if not m or not entity:
+    or a record paired with itself (the sync never fails on one)."""
+    parsed = parse_pair_target(str(target))
+    if parsed is None:
         return None
-    a, b = sorted((f"{m[1]}:{m[2]}", f"{m[3]}:{m[4]}"))
+    entity, (a_src, a_key), (b_src, b_key) = parsed
+    a, b = sorted((f"{a_src}:{a_key}", f"{b_src}:{b_key}"))
     return (entity, a, b) if a != b else None
 
 
@@ -76,8 +74,8 @@ class PairConstraints:
         return len(self.pairs)
 
     def decision_for(self, a_id: str, b_id: str) -> tuple[str, int] | None:
-        """(value, decision_id) in force for the records `a_id`, `b_id` (`source:source_key`), or None —
-        for `gridbridge explain`."""
+        """(value, decision_id) in force for the records `a_id`, `b_id` (`source:source_key`), or None
+        (`gridbridge explain` shows it)."""
         l_id, r_id = sorted((a_id, b_id))
         hit = self.pairs[(self.pairs["l_id"] == l_id) & (self.pairs["r_id"] == r_id)]
         return (str(hit["value"].iloc[0]), int(hit["decision_id"].iloc[0])) if len(hit) else None
@@ -91,7 +89,7 @@ def pair_constraints(decisions: pd.DataFrame | None, entity: str) -> PairConstra
     if d is None or d.empty:
         return PairConstraints()
     d = d[d["value"].isin((SAME, DIFFERENT, UNSURE))]
-    parsed = [parse_pair_target(t) for t in d["target"]]          # the decided pairs only: a handful
+    parsed = [_record_ids(t) for t in d["target"]]          # the decided pairs only: a handful
     ok = np.array([p is not None and p[0] == entity for p in parsed], dtype=bool)
     if not ok.any():
         return PairConstraints()

@@ -10,13 +10,21 @@ from schemas.normalise.ids import is_valid_checksum
 
 WEIGHT_EDGES = np.linspace(-10.0, 30.0, 21)  # log2 odds, 2-wide bins; values outside go to the end bins
 PSI_FLOOR = 1e-4                             # a bin's share is at least this (empty bins would be infinite)
+MAX_WEIGHT = 53.0                            # |log2(p / (1 - p))| where p rounds to 0 or 1 in double precision
 
 
-def match_weights(links: pd.DataFrame) -> np.ndarray:
-    """log2 odds of the strongest kept link of each linked record."""
-    p = pd.to_numeric(links["match_probability"], errors="coerce").dropna().to_numpy(dtype=float)
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log2(p) - np.log2(1.0 - p)
+def log_odds(p) -> np.ndarray:
+    """The match weight log2(p / (1 − p)) of match probabilities, capped at ±MAX_WEIGHT (p of 0 or 1)."""
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.clip(np.log2(p) - np.log2(1.0 - p), -MAX_WEIGHT, MAX_WEIGHT)
+
+
+def record_link_weights(links: pd.DataFrame) -> np.ndarray:
+    """One weight per linked source record: the log odds of its kept link (`person_links.match_probability`;
+    records linked without a score are left out). The population whose histogram the weight-drift PSI compares
+    (the run report shows another: the weakest link per golden person, warehouse/report.py)."""
+    return log_odds(pd.to_numeric(links["match_probability"], errors="coerce").dropna())
 
 
 def weight_histogram(weights: np.ndarray) -> list[int]:
@@ -64,5 +72,5 @@ def match_metrics(golden: pd.DataFrame, links: pd.DataFrame, review: pd.DataFram
     both = int((golden["in_police"] & golden["in_grid"]).sum()) if n else 0
     dup = two_people_registered(links, police)
     return {"persons": n, "in_both_share": round(both / n, 6) if n else 0.0, "review_pairs": int(len(review)),
-            "weight_hist": weight_histogram(match_weights(links)),
+            "weight_hist": weight_histogram(record_link_weights(links)),
             "duplicate_registrations": int(len(dup)), "two_people_registered": int(dup["different_ids"].sum())}

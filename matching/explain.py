@@ -6,8 +6,8 @@
 term-frequency part), the capped groups, the final match weight and probability, the decision the
 thresholds give, and per blocking rule whether it pairs the two records (and, given all `records`,
 whether that block was small enough to be compared). `render(explanation)` is the text waterfall
-of `gridbridge explain`. ID numbers and phones are shown masked (`schemas.normalise.mask_id`,
-`mask_phone`); blocking keys are never shown (they hold ID digits), only block sizes.
+of `gridbridge explain`. Values are shown masked by their field (`schemas.normalise.masking.mask_value`:
+ID numbers and phones); blocking keys are never shown (they hold ID digits), only block sizes.
 
 Pure: no files; the only engine is an in-memory DuckDB connection to evaluate the rules' keys.
 """
@@ -17,7 +17,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Mapping
 
-import numpy as np
 import pandas as pd
 
 from matching.blocking import shared_blocks
@@ -25,10 +24,7 @@ from matching.guards import GUARD_COLUMN
 from matching.linker import score_pairs
 from matching.records import MATCH_COLUMNS, RECORD_ID, match_columns, prepare_records
 from matching.settings import MatchSettings
-from schemas.normalise import mask_id, mask_phone
-
-MASK_ID = frozenset({"id_number", "id_alias", "owner_id_number"})
-MASK_PHONE = frozenset({"phone", "owner_phone"})
+from schemas.normalise.masking import mask_value
 
 
 @dataclass(frozen=True)
@@ -108,16 +104,6 @@ def _as_frame(record: Mapping | pd.Series) -> pd.DataFrame:
     return pd.DataFrame([dict(record)])
 
 
-def _display(column: str, value) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if column in MASK_ID:
-        return mask_id(pd.Series([str(value)])).iloc[0]
-    if column in MASK_PHONE:
-        return mask_phone(pd.Series([str(value)])).iloc[0]
-    return str(value)
-
-
 def _decision(p: float, settings: MatchSettings) -> str:
     if p >= settings.auto_match:
         return "auto match"
@@ -173,8 +159,8 @@ def explain_pair(left: Mapping | pd.Series, right: Mapping | pd.Series, entity: 
         mu = model.levels[comp.name].get(label) if label != "null" else None
         steps.append(Step(
             comp.name, label, level.description if level else "a value is missing", comp.columns,
-            tuple(_display(c, by_id.at[l_id, c]) for c in comp.columns),
-            tuple(_display(c, by_id.at[r_id, c]) for c in comp.columns),
+            tuple(mask_value(c, by_id.at[l_id, c]) for c in comp.columns),
+            tuple(mask_value(c, by_id.at[r_id, c]) for c in comp.columns),
             mu["m"] if mu else None, mu["u"] if mu else None,
             float(row[f"w_{comp.name}"]), float(row.get(f"tf_{comp.name}", 0.0)), group_of.get(comp.name)))
     groups = []

@@ -7,10 +7,13 @@ and the previous run's xref (`source`, `source_key`, `person_id`/`house_id`):
   an old id goes to at most one cluster (greedy, best overlap first);
 * so a merge keeps the survivor's id and a split leaves the id with the largest part;
 * clusters with no old id left get new ids `P00000001`, … continuing after the largest id issued
-  before (`id_floor`; pass the persisted `issued_max` too — warehouse/idstate.py — since retired ids
-  are no longer in the xref, so a freed number is never issued again);
+  before: the previous xref's largest id or the persisted `issued_max` (warehouse/idstate.py), whichever
+  is larger — retired ids are no longer in the xref, so only the counter keeps a freed number from being
+  issued again;
 * old ids no longer used are returned as `retired`, with the id that took over most of their
-  records (`merged_into`) or none when all their records are gone.
+  records (`merged_into`) or none when all their records are gone;
+* new ids whose records had an old id are returned as `split`, with the old id they share most records
+  with (`split_from`; ties to the oldest id).
 
 Pure function, no I/O: the same input always gives the same ids.
 """
@@ -30,7 +33,9 @@ KEYS = ["source", "source_key"]
 class StableIds:
     assigned: pd.DataFrame    # source, source_key, cluster, <id_col>
     retired: pd.DataFrame     # <id_col>, merged_into
+    split: pd.DataFrame       # <id_col>, split_from: new ids that took records of an old id
     issued_max: int           # largest id number issued so far (persist it with the xref)
+    new_ids: int              # ids issued by this call: issued_max - new_ids + 1 … issued_max
 
 
 def id_number(ids: pd.Series, prefix: str) -> pd.Series:
@@ -43,12 +48,6 @@ def format_ids(numbers: np.ndarray, prefix: str, width: int = 8) -> np.ndarray:
     return np.array([f"{prefix}{int(k):0{width}d}" for k in numbers], dtype=object)
 
 
-def id_floor(previous: pd.DataFrame | None, id_col: str, prefix: str, issued_max: int | None = None) -> int:
-    """The number new ids continue after: the largest of the previous xref's ids and `issued_max`."""
-    prev_max = id_number(previous[id_col].dropna(), prefix).max() if previous is not None and len(previous) else None
-    return int(max(0 if prev_max is None or pd.isna(prev_max) else prev_max, issued_max or 0))
-
-
 def assign_ids(members: pd.DataFrame, previous: pd.DataFrame | None = None, *,
                id_col: str = "person_id", prefix: str = "P", width: int = 8,
                issued_max: int | None = None) -> StableIds:
@@ -57,7 +56,8 @@ def assign_ids(members: pd.DataFrame, previous: pd.DataFrame | None = None, *,
     if previous is None or len(previous) == 0:
         previous = pd.DataFrame({**{k: pd.Series(dtype=object) for k in KEYS}, id_col: pd.Series(dtype=object)})
     prev = previous[[*KEYS, id_col]].dropna(subset=[id_col]).astype({k: str for k in KEYS})
-    floor = id_floor(prev, id_col, prefix, issued_max)
+    prev_max = id_number(prev[id_col], prefix).max() if len(prev) else None
+    floor = int(max(0 if prev_max is None or pd.isna(prev_max) else prev_max, issued_max or 0))
 
     joined = cur.astype({k: str for k in KEYS}).merge(prev, on=KEYS, how="left")
     overlap = (joined.dropna(subset=[id_col]).groupby(["cluster", id_col]).size()
@@ -87,4 +87,15 @@ def assign_ids(members: pd.DataFrame, previous: pd.DataFrame | None = None, *,
     retired = pd.DataFrame({id_col: [*gone[id_col], *dropped],
                             "merged_into": [*gone["merged_into"], *[None] * len(dropped)]},
                            dtype=object).sort_values(id_col, ignore_index=True)
-    return StableIds(assigned, retired, floor + len(fresh))
+    return StableIds(assigned, retired, _split(overlap, new_ids, id_col, prefix), floor + len(fresh), len(fresh))
+
+
+def _split(overlap: pd.DataFrame, new_ids: dict[str, str], id_col: str, prefix: str) -> pd.DataFrame:
+    """Per new id whose cluster holds records of old ids (`overlap`: cluster, old id, n): the old id it shares
+    most records with, ties to the oldest (smallest number, then text)."""
+    s = overlap[overlap["cluster"].astype(str).isin(list(new_ids))].rename(columns={id_col: "split_from"})
+    s = s.assign(num=id_number(s["split_from"], prefix).fillna(np.inf))
+    s = (s.sort_values(["n", "num", "split_from"], ascending=[False, True, True], kind="stable")
+         .drop_duplicates("cluster"))
+    out = pd.DataFrame({id_col: s["cluster"].astype(str).map(new_ids), "split_from": s["split_from"]}, dtype=object)
+    return out.sort_values(id_col, ignore_index=True)

@@ -35,16 +35,19 @@ class LinkResult:
       (`review_band` / `one_to_one_guard` / `steward_constraint`), `status` (`open`, or `escalated` for a
       pair a steward decided `unsure`).
     * `blocking_report`: per blocking rule (see `blocking.blocking_report`).
-    * `retired_ids`: old ids no longer used, with `merged_into`; `issued_max`: largest id number
-      issued (persist it); `model_version`, `model_fingerprint` (`Model.fingerprint`) of the
-      model that scored the pairs.
+    * `retired_ids`: old ids no longer used, with `merged_into`; `split_ids`: new ids that took records
+      of an old id, with `split_from` (matching/ids.py); `issued_max`: largest id number issued (persist
+      it), `new_ids` of them issued by this run; `model_version`, `model_fingerprint`
+      (`Model.fingerprint`) of the model that scored the pairs.
     """
     pairs: pd.DataFrame
     xref: pd.DataFrame
     review: pd.DataFrame
     blocking_report: pd.DataFrame
     retired_ids: pd.DataFrame
+    split_ids: pd.DataFrame
     issued_max: int
+    new_ids: int
     model_version: int
     model_fingerprint: str = ""
 
@@ -95,8 +98,9 @@ def link(records: pd.DataFrame, entity: str = "person", settings: MatchSettings 
             [["source", "source_key", id_col, "match_probability", "match_rule"]]
             .sort_values([id_col, "source", "source_key"], ignore_index=True))
     review = _review_frame(clusters.review, prepared, weight_columns(comps, model))
-    return LinkResult(scored, xref, review, report, ids.retired, ids.issued_max, model.version,
-                      model.fingerprint)
+    return LinkResult(scored, xref, review, report, retired_ids=ids.retired, split_ids=ids.split,
+                      issued_max=ids.issued_max, new_ids=ids.new_ids, model_version=model.version,
+                      model_fingerprint=model.fingerprint)
 
 
 def _review_frame(review: pd.DataFrame, prepared: pd.DataFrame, weights: list[str]) -> pd.DataFrame:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from matching.lineage import MERGE, Lineage
+from matching.lineage import MERGE
 from schemas.normalise.addresses import parse_address
 from schemas.normalise.ids import id_birth_date, id_sex
 from schemas.normalise.names import normalise_name
@@ -63,11 +62,11 @@ def _raw_value(raw_json: pd.Series, column: str | None) -> pd.Series:
 def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.DataFrame, *,
               fields: tuple[str, ...], rule_for, id_col: str, raw_columns: dict[str, dict[str, str]],
               decisions: pd.DataFrame | None = None,
-              lineage: Lineage | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+              heirs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Golden records + conflicts. `rule_for(field)` gives the survivorship rule; `raw_columns[side][field]`
     the source column (to show raw values); `decisions` are steward decisions on conflicts (latest per
-    conflict_id, with the values they were made on); `lineage` (matching/lineage.py) lets decisions made on
-    ids that since merged or split follow their entity, and keeps decisions off ids issued after them."""
+    conflict_id, with the values they were made on); `heirs` (`entity_id`, `origin`, `via`: matching/lineage.py
+    `decision_heirs`) lets decisions made on ids that since merged or split follow their entity."""
     reps = {side: representatives(df, xref, id_col) for side, df in (("police", police), ("grid", grid))}
     ids = pd.DataFrame({id_col: pd.unique(xref[id_col])})
     wide = ids
@@ -83,8 +82,6 @@ def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.Da
     counts = {"shared": 0, "one_sided": 0, "conflicts": 0}
     conflicts = []
     dec = _latest_decisions(decisions)
-    follow = _Follow(lineage.heirs(ids[id_col]) if lineage is not None and dec is not None else None,
-                     lineage.issued_at if lineage is not None else None)
 
     for field in fields:
         p = wide.get(f"{field}_police", pd.Series(None, index=wide.index, dtype="object")).astype("object")
@@ -121,7 +118,7 @@ def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.Da
                 c["chosen_value"] = None
                 source = np.where(differ, None, source)
             c["conflict_id"] = conflict_id(c["entity_id"], field)
-            c = _apply_decisions(c, dec, follow)
+            c = _apply_decisions(c, dec, heirs)
             decided = _decided(c, wide[id_col])
             chosen = chosen.where(decided.isna(), _typed_like(decided, chosen))
             source = np.where(decided.notna(), "steward", source)
@@ -132,7 +129,7 @@ def reconcile(entity: str, police: pd.DataFrame, grid: pd.DataFrame, xref: pd.Da
     if entity == "person":
         cross = id_cross_checks(golden, wide, id_col)
         if len(cross):
-            cross = _apply_decisions(cross, dec, follow)
+            cross = _apply_decisions(cross, dec, heirs)
             for check in cross["field"].unique():                    # a steward set the value
                 field = check.split("~")[0]
                 decided = _decided(cross[cross["field"] == check], golden[id_col])
@@ -214,21 +211,14 @@ def _latest_decisions(decisions: pd.DataFrame | None) -> pd.DataFrame | None:
         columns={"police_value": "dec_police", "grid_value": "dec_grid"})
 
 
-@dataclass
-class _Follow:
-    heirs: pd.DataFrame | None      # entity_id, origin, via: ids whose decisions an entity inherits
-    issued_at: object               # ids -> when they were issued (None: unknown), or None
-
-
-def _apply_decisions(c: pd.DataFrame, dec: pd.DataFrame | None, follow: _Follow | None = None) -> pd.DataFrame:
+def _apply_decisions(c: pd.DataFrame, dec: pd.DataFrame | None, heirs: pd.DataFrame | None = None) -> pd.DataFrame:
     """A steward decision wins while the values it was made on are unchanged; otherwise the conflict
     reopens and keeps the decision id so its history stays visible.
 
-    Decisions follow the entity's lineage (`follow.heirs`): one made on an id that merged into this one
+    Decisions follow the entity's lineage (`heirs`): one made on an id that merged into this one
     applies here while its values match, else reopens here; one made on the id this one split off from
     only applies where its values match (the part that kept the id shows it reopened). Of several that
-    apply, the latest wins; a decision applied on one conflict is not shown reopened on another. A
-    decision older than the id it targets (`follow.issued_at`) was made on someone else: it is ignored."""
+    apply, the latest wins; a decision applied on one conflict is not shown reopened on another."""
     c = c.assign(resolved_by=None, resolved_at=None, decision_id=None)
     if dec is None or c.empty:
         return c
@@ -238,16 +228,13 @@ def _apply_decisions(c: pd.DataFrame, dec: pd.DataFrame | None, follow: _Follow 
                          "police_value": c["police_value"].to_numpy(dtype=object),
                          "grid_value": c["grid_value"].to_numpy(dtype=object)})
     parts = [rows]
-    if follow is not None and follow.heirs is not None and len(follow.heirs):
-        inherited = rows.drop(columns=["origin", "via"]).merge(follow.heirs, on="entity_id")
+    if heirs is not None and len(heirs):
+        inherited = rows.drop(columns=["origin", "via"]).merge(heirs, on="entity_id")
         inherited["target"] = [_hash(o, f) for o, f in zip(inherited["origin"], inherited["field"])]
         parts.append(inherited)
     cand = pd.concat(parts, ignore_index=True).merge(dec, on="target")
     if cand.empty:
         return c
-    if follow is not None and follow.issued_at is not None:
-        born = follow.issued_at(cand["origin"])
-        cand = cand[~(born.notna() & (cand["decided_at"].astype(str) < born.fillna("").astype(str)))]
 
     def unchanged(a: str, b: str) -> pd.Series:   # a side without a value (cross-field checks) stays unchanged
         return (cand[a] == cand[b]) | (cand[a].isna() & cand[b].isna())

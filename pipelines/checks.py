@@ -147,7 +147,8 @@ def match_results(now: dict, before: dict, q) -> list[dict]:
         out.append(result("review_band_drift", f"review pairs within {max(lo, 0):.0f}–{hi:.0f} (last run "
                           f"{before['review_pairs']})", lo <= now["review_pairs"] <= hi, now["review_pairs"], q))
         value = psi(before["weight_hist"], now["weight_hist"])
-        out.append(result("weight_drift", f"match-weight PSI vs the last run <= {q.weight_psi_max}",
+        out.append(result("weight_drift", f"PSI of the per-record link weights (log2 odds of person_links."
+                          f"match_probability) vs the last run <= {q.weight_psi_max}",
                           value <= q.weight_psi_max, f"{value:.4f}", q))
     out.append(result("duplicate_registration", "no golden person with two active police 户籍 records of different "
                       "valid ID numbers (重户 of one person are flagged, not failed)", now["two_people_registered"] == 0,

@@ -9,7 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
-from pipelines.constants import EXIT_USER_ERROR
+from pipelines.constants import fail
 
 EXIT_RUN_FAILED = 1
 # Dagster's console log: hidden by default (a failed step would print a traceback; the summary gives the one-line
@@ -37,14 +37,14 @@ def execute_sync(config_path: str, instance=None, log_level: str = "WARNING", an
     from connectors.landing import remove_partial
     from pipelines.definitions import build_defs
     from pipelines.runs import record_failure
-    from warehouse.publish import published_run_ids, remove_stale_builds
+    from warehouse.publish import published_run_ids
     from warehouse.state import State, now
 
     state = State(config.state_dir)
     with state.sync_lock():  # SyncLockedError while another sync runs on this warehouse
-        # a run killed earlier left its run-log row open, maybe a built-but-unswapped warehouse and .part landings
+        # a run killed earlier left its run-log row open and maybe .part landings (a built-but-unswapped
+        # warehouse file it left is removed by the next publish: warehouse/publish.py)
         state.repair_interrupted(published_run_ids(config.warehouse_path))
-        remove_stale_builds(config.warehouse_path)
         remove_partial(config.state_dir)
         run_id = str(uuid.uuid4())
         t0 = time.time()
@@ -96,8 +96,7 @@ def cmd_demo(args) -> int:
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template, config_path)
     elif "gridbridge demo configuration" not in config_path.read_text(encoding="utf-8"):
-        print(f"gridbridge: {config_path} is not the demo configuration; use another --dir", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return fail(f"{config_path} is not the demo configuration; use another --dir")
     t0 = time.time()
     paths = generate(target / "demo", persons=args.persons, seed=args.seed)
     print(f"demo sources for {args.persons} persons written in {time.time() - t0:.1f} s: "
@@ -108,8 +107,7 @@ def cmd_demo(args) -> int:
 
 def cmd_sync(args) -> int:
     if args.force_publish and not (args.reason or "").strip():
-        print("gridbridge: --force-publish needs --reason \"…\" (it is recorded in the run log)", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return fail("--force-publish needs --reason \"…\" (it is recorded in the run log)")
     return run_sync(args.config, full=args.full, force_reason=args.reason.strip() if args.force_publish else None)
 
 
@@ -146,15 +144,12 @@ def cmd_export(args) -> int:
 
     config = load(args.config)
     if not config.warehouse_path.exists():
-        print(f"gridbridge: no warehouse at {config.warehouse_path}; run `gridbridge sync` first", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return fail(f"no warehouse at {config.warehouse_path}; run `gridbridge sync` first")
     t0 = time.time()
     try:
         written = export_tables(config.warehouse_path, args.out, args.format, args.tables or EXPORT_TABLES)
     except ValueError as e:
-        from schemas.normalise.masking import mask_text
-        print(f"gridbridge: {mask_text(str(e))}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return fail(str(e))
     width = max(len(e.path.name) for e in written)
     for e in written:
         sheets = f"  sheets: {', '.join(e.sheets)}" if len(e.sheets) > 1 else ""
@@ -224,15 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from connectors.errors import SourceError
     from schemas.config import ConfigError
-    from schemas.normalise.masking import install_log_masking, mask_text
+    from schemas.normalise.masking import install_log_masking
     from warehouse.state import SyncLockedError
 
     install_log_masking()  # every log record of the process: ID numbers and phones masked
     try:
         return args.func(args)
     except (ConfigError, SourceError, SyncLockedError) as e:
-        print(f"gridbridge: {mask_text(str(e))}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return fail(str(e))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,7 @@ anyway, so `--by` acts without console scopes, as a steward. Heavy imports stay 
 """
 from __future__ import annotations
 
-import sys
-import unicodedata
-
-from pipelines.constants import EXIT_USER_ERROR
-
-MASKED_FIELDS = {"id_number": "id", "owner_id_number": "id", "phone": "phone", "owner_phone": "phone"}
+from pipelines.constants import fail
 
 
 def add_parser(sub) -> None:
@@ -52,12 +47,6 @@ def add_parser(sub) -> None:
     im.set_defaults(func=cmd_import)
 
 
-def _fail(message: str) -> int:
-    from schemas.normalise.masking import mask_text
-    print(f"gridbridge: {mask_text(message)}", file=sys.stderr)
-    return EXIT_USER_ERROR
-
-
 def _cli_user(name: str):
     from types import SimpleNamespace
 
@@ -65,15 +54,13 @@ def _cli_user(name: str):
     return SimpleNamespace(username=check_username(name), role="steward", scopes=())
 
 
-def _width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-
-
 def _cell(s, width: int) -> str:
+    from warehouse.export import display_width
+
     s = "" if s is None else str(s)
-    while _width(s) > width:
+    while display_width(s) > width:
         s = s[:-2] + "…"
-    return s + " " * (width - _width(s))
+    return s + " " * (width - display_width(s))
 
 
 def table(headers: list[str], rows: list[list], widths: list[int]) -> str:
@@ -83,21 +70,11 @@ def table(headers: list[str], rows: list[list], widths: list[int]) -> str:
     return "\n".join(lines)
 
 
-def masked(field: str, value) -> str | None:
+def cmd_list(args) -> int:
     import pandas as pd
 
-    from schemas.normalise import mask_id, mask_phone, mask_text
-    if value is None:
-        return None
-    kind = MASKED_FIELDS.get(str(field).split("~")[0])
-    if kind:
-        fn = mask_id if kind == "id" else mask_phone
-        return fn(pd.Series([str(value)], dtype=object)).iloc[0]
-    return mask_text(str(value))
-
-
-def cmd_list(args) -> int:
     from schemas.config import load
+    from schemas.normalise.masking import mask_fields
     from steward.queues import open_conflicts
     from steward.store import NoWarehouse
 
@@ -105,9 +82,11 @@ def cmd_list(args) -> int:
     try:
         page = open_conflicts(config, field=args.field, grid=args.grid, entity=args.entity, limit=args.limit)
     except NoWarehouse as e:
-        return _fail(str(e))
-    rows = [[r["conflict_id"], r["entity_id"], r["field_label"], masked(r["field"], r["police_value"]),
-             masked(r["field"], r["grid_value"]), r["grid_code"], r["age_days"], r["state_label"]] for r in page.items]
+        return fail(str(e))
+    shown = pd.DataFrame(page.items, columns=["field", "police_value", "grid_value"])
+    police, grid = (mask_fields(shown["field"], shown[c]).tolist() for c in ("police_value", "grid_value"))
+    rows = [[r["conflict_id"], r["entity_id"], r["field_label"], p, g, r["grid_code"], r["age_days"], r["state_label"]]
+            for r, p, g in zip(page.items, police, grid)]
     print(table(["差异编号", "编号", "字段", "公安值", "网格值", "网格", "天数", "状态"], rows,
                 [16, 10, 12, 24, 24, 15, 4, 20]))
     print(f"{len(rows)} of {page.total} open conflicts (most important first; --limit N for more)")
@@ -116,6 +95,7 @@ def cmd_list(args) -> int:
 
 def cmd_resolve(args) -> int:
     from schemas.config import load
+    from schemas.normalise.masking import mask_text
     from steward.decide import decide_conflict
     from steward.store import NoWarehouse
 
@@ -124,8 +104,8 @@ def cmd_resolve(args) -> int:
     try:
         d = decide_conflict(config, _cli_user(args.by), args.conflict_id, action, args.value, args.reason)
     except (LookupError, ValueError, PermissionError, NoWarehouse) as e:
-        return _fail(str(e))
-    shown = masked("", d.value) if d.value is not None else "（转网格员核实）"
+        return fail(str(e))
+    shown = mask_text(d.value) if d.value is not None else "（转网格员核实）"
     print(f"decision #{d.decision_id} recorded for conflict {d.target}: {shown}; it applies at the next sync")
     return 0
 
@@ -139,7 +119,7 @@ def cmd_export(args) -> int:
     try:
         out = export_workbook(config, args.out)
     except NoWarehouse as e:
-        return _fail(str(e))
+        return fail(str(e))
     print(f"wrote {out['path']}: {out['conflicts']} open conflicts, {out['reviews']} match reviews "
           f"(fill in 决定, then: gridbridge conflicts import {out['path']} --by NAME)")
     return 0
@@ -149,25 +129,26 @@ def cmd_import(args) -> int:
     from pathlib import Path
 
     from schemas.config import load
+    from schemas.normalise.masking import mask_text
     from steward.store import NoWarehouse
     from steward.workbook import PROBLEM_LABELS, import_workbook
 
     config = load(args.config)
     if not Path(args.path).exists():
-        return _fail(f"no such file: {args.path}")
+        return fail(f"no such file: {args.path}")
     try:
         report = import_workbook(config, args.path, _cli_user(args.by), dry_run=args.dry_run)
     except (NoWarehouse, ValueError, PermissionError) as e:
-        return _fail(str(e))
+        return fail(str(e))
     except Exception as e:  # noqa: BLE001  (a file that is not a workbook: zipfile/openpyxl errors)
-        return _fail(f"cannot read {args.path} as an Excel workbook: {type(e).__name__}")
+        return fail(f"cannot read {args.path} as an Excel workbook: {type(e).__name__}")
     summary = report.summary()
     print(table(["结果", "行数"], [[PROBLEM_LABELS.get(k, k), n] for k, n in summary.items()], [20, 6]))
     if report.problems:
         print()
         print(table(["工作表", "行", "编号", "问题", "说明"],
                     [[p["sheet"], p["row"], p["id"], PROBLEM_LABELS.get(p["problem"], p["problem"]),
-                      masked("", p["message"])] for p in report.problems], [6, 5, 16, 14, 60]))
+                      mask_text(p["message"])] for p in report.problems], [6, 5, 16, 14, 60]))
     verb = "would append" if args.dry_run else "appended"
     print(f"{verb} {len(report.applied)} decisions; {len(report.problems)} rows not applied"
           + (" (dry run: nothing written)" if args.dry_run else "; they apply at the next sync"))

@@ -18,3 +18,12 @@ def quarantined(source: str, entity: str) -> str:
     return f"quarantine_{source}_{entity}"
 
 EXIT_USER_ERROR = 2   # CLI exit code for a user error (bad config, missing data, unreachable source)
+
+
+def fail(message: str) -> int:
+    """Print a user error as one `gridbridge: …` line on stderr (ID numbers and phones masked); the exit code."""
+    import sys
+
+    from schemas.normalise.masking import mask_text
+    print(f"gridbridge: {mask_text(message)}", file=sys.stderr)
+    return EXIT_USER_ERROR

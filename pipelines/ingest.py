@@ -16,13 +16,13 @@ from connectors.landing import landed_path, landing_dir
 from connectors.retry import Backoff, RetriesExhausted, retry_call, transient_read_error
 from pipelines import constants as C
 from pipelines import snapshot
-from pipelines.faults import pause_point
 from pipelines.gazetteer import GAZETTEER
 from pipelines.parquetref import FrameWriter, ParquetRef
 from pipelines.resources import GridbridgeConfig
 from schemas.canonical import DERIVED, FIELDS
 from schemas.normalise import Gazetteer
 from schemas.standardise import check_columns, duplicate_keys, standardise
+from warehouse.files import pause_point
 from warehouse.state import State
 
 STANDARDISE_BATCH_ROWS = 100_000

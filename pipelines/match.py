@@ -8,13 +8,12 @@ import pandas as pd
 from matching import MatchSettings, link
 from matching.constraints import pair_constraints
 from matching.context import with_run_context
-from matching.ids import id_floor
-from matching.lineage import lineage_events, split_from
+from matching.lineage import lineage_events
 from matching.records import ID_PREFIX
 from pipelines import constants as C
-from pipelines.faults import pause_point
+from warehouse.files import pause_point
 from pipelines.resources import GridbridgeConfig
-from warehouse.idstate import IdState, history_max
+from warehouse.idstate import IdState
 from warehouse.publish import read_table
 from warehouse.state import State
 
@@ -40,24 +39,23 @@ def _match_asset(entity: str) -> dg.AssetsDefinition:
         settings = MatchSettings.from_config(config)
         model_path = settings.model_path
         context.log.info(f"{entity} model: {model_path or 'built-in starting model (run `gridbridge train`)'}")
-        id_col, prefix = f"{entity}_id", ID_PREFIX[entity]
+        id_col = f"{entity}_id"
         # the counter is persisted: an id freed by a deleted or merged entity is never issued again
         id_state = IdState(config.state_dir)
-        issued = max(id_state.issued_max(entity), history_max(config.warehouse_path, entity, prefix))
+        issued = id_state.counter(entity, config.warehouse_path, ID_PREFIX[entity])
         # stewards' same/different decisions on pairs: must-link / cannot-link (matching/constraints.py)
         constraints = pair_constraints(State(config.state_dir).decisions(), entity)
         result = link(records, entity=entity, settings=settings, previous_xref=previous, issued_max=issued,
                       constraints=constraints)
-        floor = id_floor(previous, id_col, prefix, issued)
-        events = lineage_events(result.retired_ids, split_from(previous, result.xref, id_col, prefix, floor), id_col)
-        id_state.record(entity, context.run_id, floor + 1, result.issued_max, events)
+        events = lineage_events(result.retired_ids, result.split_ids, id_col)
+        id_state.record(entity, context.run_id, result.issued_max - result.new_ids + 1, result.issued_max, events)
         pause_point("match")
         xref = result.xref.merge(records[["source", "source_key", "flags"]], on=["source", "source_key"], how="left")
         sizes = xref.groupby(id_col)["source"].nunique() == 2          # in both systems
         context.add_output_metadata({"records": len(records), f"{entity}s": int(xref[id_col].nunique()),
                                      "in_both_systems": int(sizes.sum()),
                                      "steward_pair_decisions": len(constraints),
-                                     "new_ids": max(result.issued_max - floor, 0),
+                                     "new_ids": result.new_ids,
                                      "retired_ids": int((events["event"] == "retired").sum()),
                                      "split_ids": int((events["event"] == "split").sum()),
                                      "model": str(model_path or "built-in"),

@@ -48,15 +48,15 @@ def run_counts(golden_person, person_links, person_review, person_conflicts, hou
             "extracted": got, "loaded": loaded, "quarantined": len(q),
             "by_reason": q["reason"].value_counts().to_dict()}
     gp = golden_person
+    # living residents vs deregistered (注销/死亡/迁出) records kept for stewards, by golden status
+    status = gp["status"] if "status" in gp else pd.Series(None, index=gp.index, dtype=object)
+    by_status = {k: int(n) for k, n in status.fillna("active").value_counts().items()}
     counts["persons"] = {
         "golden": len(gp), "in_both": int((gp["in_police"] & gp["in_grid"]).sum()),
         "only_police": int((gp["in_police"] & ~gp["in_grid"]).sum()),
         "only_grid": int((gp["in_grid"] & ~gp["in_police"]).sum()),
         "within_source_duplicates": int(((gp["police_records"] > 1) | (gp["grid_records"] > 1)).sum()),
-        "review_pairs": len(person_review),
-        # living residents vs deregistered (注销/死亡/迁出) records kept for stewards, by golden status
-        "living": int((gp["status"].fillna("active") == "active").sum()) if "status" in gp else len(gp),
-        "by_status": gp["status"].fillna("active").value_counts().to_dict() if "status" in gp else {}}
+        "review_pairs": len(person_review), "living": by_status.get("active", 0), "by_status": by_status}
     counts["houses"] = {"golden": int(house_links["house_id"].nunique()) if len(house_links) else 0}
     counts["conflicts"] = {
         "person": person_conflicts["field"].value_counts().to_dict(),

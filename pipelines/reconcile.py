@@ -3,8 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from matching.lineage import Lineage
-from matching.records import ID_PREFIX
+from matching.lineage import decision_heirs
 from matching.reconcile import reconcile
 from pipelines import constants as C
 from pipelines.resources import GridbridgeConfig
@@ -57,11 +56,11 @@ def _run(context, gridbridge, entity, police, grid, links, house_links=None):
     config = gridbridge.load()
     id_col = f"{entity}_id"
     decisions = State(config.state_dir).decisions()
-    ids = IdState(config.state_dir)       # decisions follow merged/split ids, never land on a younger id
-    lineage = Lineage(ID_PREFIX[entity], ids.lineage(entity, context.run_id), ids.issued(entity))
+    # decisions follow ids that merged or split (ids are never reissued, so they cannot land on someone else)
+    heirs = decision_heirs(IdState(config.state_dir).lineage(entity, context.run_id), links[id_col])
     golden, conflicts, info = reconcile(
         entity, police, grid, links, fields=_SHARED[entity], rule_for=config.survivorship_rule, id_col=id_col,
-        raw_columns=_raw_columns(config, entity), decisions=decisions, lineage=lineage)
+        raw_columns=_raw_columns(config, entity), decisions=decisions, heirs=heirs)
     golden = _extras(golden, info["wide"], links, id_col, entity, house_links)
     context.add_output_metadata({"golden": len(golden), "shared_values": info["shared"],
                                  "one_sided_values": info["one_sided"]}, output_name="golden")

@@ -9,9 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from connectors.landing import owner_only, private_dir
 from pipelines.parquetref import ParquetRef
 from schemas import config as cfgmod
+from warehouse.files import owner_only, private_dir
 
 
 class GridbridgeConfig(dg.ConfigurableResource):

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from connectors.landing import landed_path
+from warehouse.files import owner_only
 
 MODE_TAG = "gridbridge/mode"  # run tag: "full" or "incremental" (the default)
 
@@ -60,6 +61,7 @@ def watermark(path: Path, column: str) -> str | None:
     return str(stamp.max()) if len(stamp) else None
 
 
+@owner_only()  # the merged snapshot is owner-only from its first byte, like every landing
 def merge_delta(previous: Path, delta: Path, key: str, out: Path) -> dict | None:
     """Write previous − (rows whose key is in delta) + delta to `out`, streaming; None if the schemas differ
     (the source changed shape: the caller falls back to a full extract)."""
@@ -78,7 +80,6 @@ def merge_delta(previous: Path, delta: Path, key: str, out: Path) -> dict | None
             writer.write_batch(part)
         for batch in delta_pf.iter_batches(batch_size=100_000):
             writer.write_batch(batch.cast(prev_pf.schema_arrow))
-    os.chmod(tmp, 0o600)
     os.replace(tmp, out)
     return {"rows": kept + delta_pf.metadata.num_rows, "kept": kept, "changed": delta_pf.metadata.num_rows,
             "replaced": prev_pf.metadata.num_rows - kept}

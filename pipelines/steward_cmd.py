@@ -18,7 +18,7 @@ import ipaddress
 import logging
 import sys
 
-from pipelines.constants import EXIT_USER_ERROR
+from pipelines.constants import fail
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8050
 
@@ -78,13 +78,6 @@ def _serve_options(p, defaults: bool) -> None:
     p.add_argument("--threads", type=int, default=d(8), help="waitress worker threads (default 8)")
 
 
-def _fail(message: str) -> int:
-    from schemas.normalise.masking import mask_text
-
-    print(f"gridbridge: {mask_text(message)}", file=sys.stderr)
-    return EXIT_USER_ERROR
-
-
 def _store(args):
     from schemas.config import load
     from steward.users import UserStore
@@ -124,7 +117,7 @@ def cmd_add_user(args) -> int:
         check_password(password, name)
         user = store.add_user(name, password, args.role, args.scopes)
     except UserError as e:
-        return _fail(str(e))
+        return fail(str(e))
     scope = ", ".join(user.scopes) if user.scopes else "all grids and communities"
     print(f"added user {user.username} ({user.role}; scope: {scope})")
     return 0
@@ -139,7 +132,7 @@ def cmd_set_password(args) -> int:
             raise UserError(f"没有用户 {args.username!r} (no such user)")
         user = store.set_password(args.username, read_password(args))
     except UserError as e:
-        return _fail(str(e))
+        return fail(str(e))
     print(f"password set for {user.username}; their open sessions have ended")
     return 0
 
@@ -162,7 +155,7 @@ def cmd_set_disabled(args) -> int:
     try:
         user = _store(args).set_disabled(args.username, args.disabled)
     except UserError as e:
-        return _fail(str(e))
+        return fail(str(e))
     print(f"user {user.username} {'disabled' if user.disabled else 'enabled'}")
     return 0
 
@@ -179,13 +172,11 @@ def is_loopback(host: str) -> bool:
 def cmd_serve(args) -> int:
     import waitress
 
-    from schemas.normalise.masking import install_log_masking
     from steward.app import create_app
 
     app = create_app(args.config, session_minutes=args.session_minutes)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("gridbridge").setLevel(logging.INFO)
-    install_log_masking()  # after basicConfig: the filter goes on the handler it made
     if not is_loopback(args.host):
         print(f"warning: the console listens on {args.host}, reachable from other machines; it shows personal data "
               f"over plain HTTP: put it behind HTTPS (set GRIDBRIDGE_STEWARD_SECURE_COOKIES=1) or bind 127.0.0.1",

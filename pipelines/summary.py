@@ -61,17 +61,15 @@ def render(run: dict, warehouse_path, seconds: float | None = None) -> str:
             f"\n  {_verdict(g)} {g['asset']}: {g['description']}" for g in gates))
     if run.get("forced_reason"):
         out.append(f"published by --force-publish: {run['forced_reason']}")
+    report = report_path(Path(warehouse_path).parent, run["run_id"])
     if run.get("status") == "success":
         sql = "SELECT field, status, conflicts FROM v_conflicts_by_field"
         out.append(f"\nwarehouse: {warehouse_path}")
-        report = report_path(Path(warehouse_path).parent, run["run_id"])
         if report.exists():
             out.append(f"run report: {report}")
         out.append("example query (read-only, safe while a sync runs):")
         out.append(f"  {sys.executable} -c \"import duckdb; print(duckdb.connect('{warehouse_path}', "
                    f"read_only=True).sql('{sql}'))\"")
-    else:
-        report = report_path(Path(warehouse_path).parent, run["run_id"])
-        if report.exists():
-            out.append(f"gate report: {report}")
+    elif report.exists():
+        out.append(f"gate report: {report}")
     return "\n".join(out)

@@ -8,11 +8,10 @@ change in the sources (a new district, a new export) and compare `gridbridge sta
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-from pipelines.constants import EXIT_USER_ERROR
+from pipelines.constants import fail
 
 ENTITIES = ("person", "house")
 
@@ -53,16 +52,13 @@ def cmd_train(args) -> int:
     for entity in ENTITIES:
         records = stg_records(config, entity)
         if records is None:
-            print(f"gridbridge: no standardised {entity} records under {config.state_dir / 'work'}; "
-                  f"run `gridbridge sync` first", file=sys.stderr)
-            return EXIT_USER_ERROR
+            return fail(f"no standardised {entity} records under {config.state_dir / 'work'}; "
+                        f"run `gridbridge sync` first")
         t0 = time.perf_counter()
         try:
             models[entity] = train(records, entity, settings)
         except ValueError as e:
-            from schemas.normalise.masking import mask_text
-            print(f"gridbridge: cannot train the {entity} model: {mask_text(str(e))}", file=sys.stderr)
-            return EXIT_USER_ERROR
+            return fail(f"cannot train the {entity} model: {e}")
         tr = models[entity].training          # always set by train()
         print(f"{entity}: {len(records):,} records, {tr['candidate_pairs']:,} candidate pairs, "
               f"{tr['random_pairs']:,} random pairs; EM {tr['em_iterations']} iterations "

@@ -68,12 +68,11 @@ def create_app(config_path, *, testing: bool = False, session_minutes: float | N
                blueprints=()) -> Flask:
     """The console for the config at `config_path`. `blueprints`: extra blueprints (tests, plug-ins)."""
     from schemas.config import load
-    from warehouse.state import State
+    from steward.store import state
 
     config = load(config_path)
-    state = State(config.state_dir)
     app = Flask(__name__)
-    app.extensions[EXTENSION] = {"config": config, "state": state, "users": UserStore(state.path), "nav": []}
+    app.extensions[EXTENSION] = {"config": config, "users": UserStore(state(config).path), "nav": []}
     if session_minutes is None:
         session_minutes = float(os.environ.get("GRIDBRIDGE_STEWARD_SESSION_MINUTES", DEFAULT_SESSION_MINUTES))
     app.config.update(
@@ -102,31 +101,22 @@ def create_app(config_path, *, testing: bool = False, session_minutes: float | N
     return app
 
 
-def _count_items(counts: dict) -> list[dict]:
-    from steward.home import LABELS
-
-    items = []
-    for key, value in (counts or {}).items():
-        if isinstance(value, dict):
-            items.append({"label": value.get("label") or LABELS.get(key, key), "count": value.get("count"),
-                          "url": value.get("url")})
-        else:
-            items.append({"label": LABELS.get(key, key), "count": value, "url": None})
-    return items
-
-
 def home():
-    from steward.home import home_counts
+    from steward.home import LABELS, home_counts
+    from steward.store import NoWarehouse
 
     notice = None
     try:
         counts = home_counts(get_config(), current_user)
+    except NoWarehouse as e:
+        counts, notice = {}, str(e)
     except Exception:
         if current_app.testing:
             raise
         log.exception("home page counts failed")
         counts, notice = {}, "暂时无法读取数据仓库的计数，请稍后刷新"
-    return render_template("home.html", items=_count_items(counts), notice=notice)
+    items = [{"key": k, "label": LABELS.get(k, k), "count": v} for k, v in counts.items()]
+    return render_template("home.html", items=items, notice=notice)
 
 
 def _error(status: int, title: str, message: str):
@@ -134,10 +124,11 @@ def _error(status: int, title: str, message: str):
 
 
 def _install_page_helpers(app: Flask) -> None:
-    from schemas.normalise import mask_id, mask_phone
+    from schemas.normalise.masking import mask_value
 
-    app.jinja_env.filters["mask_id"] = mask_id
-    app.jinja_env.filters["mask_phone"] = mask_phone
+    # `{{ v|mask_id }}` / `{{ v|mask_phone }}`: one value for display (a string), masked as its kind of field
+    app.jinja_env.filters["mask_id"] = lambda v: mask_value("id_number", v)
+    app.jinja_env.filters["mask_phone"] = lambda v: mask_value("phone", v)
 
     @app.context_processor
     def _globals():

@@ -26,7 +26,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from steward.context import user_store
-from steward.users import MAX_PASSWORD, ROLES, StewardUser, UserError, in_scope, role_at_least
+from steward.users import MAX_PASSWORD, ROLES, StewardUser, UserError, role_at_least
 
 log = logging.getLogger("gridbridge.steward")
 bp = Blueprint("auth", __name__)
@@ -53,8 +53,8 @@ def _masked(name: str) -> str:
 
 # --- the user object Flask-Login keeps ------------------------------------------------------------
 class ConsoleUser(UserMixin):
-    """`current_user`: `.username`, `.role`, `.role_label`, `.scopes` (prefix list, empty = all),
-    `.has_role(r)`, `.in_scope(grid_code, community, …)`."""
+    """`current_user`: `.username`, `.role`, `.role_label`, `.scopes` (prefix list, empty = all), `.has_role(r)`.
+    Scopes are applied by the queues (`queues.scope_mask`) and by every decision (`decide.require_scope`)."""
 
     def __init__(self, record: StewardUser):
         self.record = record
@@ -68,9 +68,6 @@ class ConsoleUser(UserMixin):
 
     def has_role(self, needed: str) -> bool:
         return role_at_least(self.role, needed)
-
-    def in_scope(self, *values) -> bool:
-        return in_scope(self.scopes, *values)
 
 
 def _load_user(user_id: str):
@@ -97,7 +94,6 @@ def require_role(role: str):
                             _masked(current_user.username), current_user.role, role)
                 abort(403)
             return view(*args, **kwargs)
-        wrapped.required_role = role
         return wrapped
     return decorate
 
@@ -106,12 +102,6 @@ def any_role_may_post(view):
     """Mark a view whose POST a viewer may make too (only for the user's own session/account)."""
     view.any_role_may_post = True
     return view
-
-
-def require_scope(*values) -> None:
-    """Abort 403 unless the current user's scopes cover one of `values` (grid_code, community …)."""
-    if not current_user.in_scope(*values):
-        abort(403)
 
 
 # --- login throttle ---------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """What a console page needs inside a request, without importing the app factory (no import cycles).
 
-    from steward.context import get_config, get_state, user_store
+    from steward.context import get_config, user_store
     config = get_config()          # schemas.config.Config loaded once by create_app (config.warehouse_path …)
-    state = get_state()            # warehouse.state.State(config.state_dir): add_decision(), decisions(), runs()
+    users = user_store()           # steward.users.UserStore on the config's state.sqlite
+
+Decisions and the run log are read and written through `steward.store.state(config)` (the one path for the
+console, the CLI and the tests).
 
 `add_nav(app, endpoint, label, role)` puts a link in the top bar for users with at least `role`; call it from a
 blueprint's `record_once` hook so registering the blueprint is all it takes (see `admin.py`).
@@ -21,11 +24,6 @@ def _ext(app: Flask | None = None) -> dict:
 def get_config():
     """The console's `schemas.config.Config`."""
     return _ext()["config"]
-
-
-def get_state():
-    """`warehouse.state.State` for the config's state dir (one per app; it opens a connection per call)."""
-    return _ext()["state"]
 
 
 def user_store():

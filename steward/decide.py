@@ -7,7 +7,10 @@
     bulk_apply(config, user, same filter, same action, reason, token=plan["token"]) → what was appended
 
 `user` is anything with `.username`, `.role` (viewer | steward | admin) and `.scopes` (grid_code/community
-prefixes; empty = everything). A viewer, or a user deciding outside their scopes, gets PermissionError; an
+prefixes; empty = everything). Every decision, from the console, the CLI, a bulk action, an undo or an Excel
+import, is made into a row by `conflict_decision` / `pair_decision` / `undo` (all checked alike: a steward with a
+name, a reason of at most MAX_REASON characters) and appended by `record` (one transaction: a bulk action or an
+import is written whole or not at all). A viewer, or a user deciding outside their scopes, gets PermissionError; an
 unknown id LookupError; a refused value or action ValueError (InvalidValue for a value the normalisers refuse).
 Every message is a Chinese sentence to show as it is. A conflict decision keeps the conflict's police and grid
 values as they are in the warehouse now: the sync applies it while they are unchanged (matching/reconcile.py).
@@ -15,16 +18,14 @@ values as they are in the warehouse now: the sync applies it while they are unch
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from steward import queues
 from steward.decisions_model import (ACTION_LABELS, CONFLICT, CONFLICT_ACTIONS, FIELD_VISIT, PAIR, PAIR_LABELS,
-                                     PAIR_VALUES, TAKE_GRID, TAKE_POLICE, UNDO, pair_target,
-                                     parse_pair_target, undone_ids)
-from steward.store import ENTITY_ID, decisions, warehouse
+                                     PAIR_VALUES, TAKE_GRID, TAKE_POLICE, UNDO, parse_pair_target, undone_ids)
+from steward.store import ENTITY_ID, decisions, state, warehouse
 from steward.users import in_scope, role_at_least
 from steward.values import InvalidValue, field_label, normalise_value
-from warehouse.state import State
 
 MAX_REASON = 500
 MAX_BULK = 5000
@@ -43,14 +44,16 @@ class Decided:
     police_value: str | None = None
     grid_value: str | None = None
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 # --- checks ----------------------------------------------------------------------------------------
-def require_steward(user) -> None:
+def require_steward(user) -> str:
+    """The user's name, when they may decide: PermissionError for a viewer or a user without a name."""
     if not role_at_least(getattr(user, "role", "") or "", "steward"):
         raise PermissionError("只读用户不能作出决定（需要数据管理员权限）")
+    name = str(getattr(user, "username", "") or "").strip()
+    if not name:
+        raise PermissionError("需要登录后才能作出决定")
+    return name
 
 
 def require_scope(user, *values) -> None:
@@ -58,22 +61,21 @@ def require_scope(user, *values) -> None:
         raise PermissionError("该记录不在您负责的网格/社区范围内")
 
 
+def conflict_scope(row: dict) -> list:
+    """The grid_code/community values a user's scopes are checked against, for a conflict queue row."""
+    return [row["grid_code"], row["community"]]
+
+
+def pair_scope(row: dict) -> list:
+    """… for a review queue row (in scope when either record is)."""
+    return [row["left_grid"], row["right_grid"], row["left_community"], row["right_community"]]
+
+
 def _reason(reason) -> str | None:
     text = (str(reason).strip() if reason is not None else "") or None
     if text and len(text) > MAX_REASON:
         raise ValueError(f"理由不能超过 {MAX_REASON} 个字")
     return text
-
-
-def _username(user) -> str:
-    name = str(getattr(user, "username", "") or "").strip()
-    if not name:
-        raise PermissionError("需要登录后才能作出决定")
-    return name
-
-
-def _state(config) -> State:
-    return State(config.state_dir)
 
 
 def source_options(config, entity: str) -> dict:
@@ -84,6 +86,33 @@ def source_options(config, entity: str) -> dict:
         if ent is not None and ent.area_code:
             return {"area_code": ent.area_code}
     return {"area_code": None}
+
+
+# --- recording: every decision passes here ------------------------------------------------------------
+def _decision(user, kind: str, target: str, value, reason, police_value=None, grid_value=None) -> dict:
+    """One checked `steward_decision` row (State.add_decisions): the user may decide, the reason is short enough."""
+    return {"kind": kind, "target": str(target), "value": value, "police_value": police_value,
+            "grid_value": grid_value, "decided_by": require_steward(user), "reason": _reason(reason)}
+
+
+def conflict_decision(user, row: dict, kind: str, value, reason=None) -> dict:
+    """The row recording `kind`/`value` (from `conflict_value`) on conflict queue row `row`, with the police and
+    grid values it was made on (the sync applies it while they are unchanged)."""
+    return _decision(user, kind, row["conflict_id"], value, reason, row["police_value"], row["grid_value"])
+
+
+def pair_decision(user, row: dict, value: str, reason=None) -> dict:
+    """The row recording same / different / unsure on review queue row `row` (its `target`)."""
+    if value not in PAIR_VALUES:
+        raise ValueError(f"未知的判定 {value!r}（可选：{'、'.join(PAIR_LABELS.values())}）")
+    return _decision(user, PAIR, row["target"], value, reason)
+
+
+def record(config, rows: list[dict]) -> list[Decided]:
+    """Append `rows` (made by `conflict_decision` / `pair_decision` / `undo`) in one transaction: all or none."""
+    ids = state(config).add_decisions(rows)
+    return [Decided(i, r["kind"], r["target"], r["value"], r["police_value"], r["grid_value"])
+            for i, r in zip(ids, rows)]
 
 
 # --- one conflict ----------------------------------------------------------------------------------
@@ -114,13 +143,10 @@ def decide_conflict(config, user, conflict_id: str, action: str, value=None, rea
     """Record `action` on one conflict: take the police / grid value, a corrected `value` (normalised like a
     source value; an invalid one raises InvalidValue), or 转网格员核实 (`field_visit`)."""
     require_steward(user)
-    by, why = _username(user), _reason(reason)
     row = conflict_row(config, conflict_id)
-    require_scope(user, row["grid_code"], row["community"])
+    require_scope(user, *conflict_scope(row))
     kind, chosen = conflict_value(config, row, action, value)
-    did = _state(config).add_decision(kind, row["conflict_id"], chosen, by, police_value=row["police_value"],
-                                      grid_value=row["grid_value"], reason=why)
-    return Decided(did, kind, row["conflict_id"], chosen, row["police_value"], row["grid_value"])
+    return record(config, [conflict_decision(user, row, kind, chosen, reason)])[0]
 
 
 # --- one pair --------------------------------------------------------------------------------------
@@ -135,14 +161,9 @@ def review_row(config, pair_id: str) -> dict:
 def decide_pair(config, user, pair_id: str, value: str, reason=None) -> Decided:
     """Same / different / not sure (escalate) on one match-review pair."""
     require_steward(user)
-    by, why = _username(user), _reason(reason)
-    if value not in PAIR_VALUES:
-        raise ValueError(f"未知的判定 {value!r}（可选：{'、'.join(PAIR_LABELS.values())}）")
     row = review_row(config, pair_id)
-    require_scope(user, row["left_grid"], row["right_grid"], row["left_community"], row["right_community"])
-    target = pair_target(row["entity"], (row["left_source"], row["left_key"]), (row["right_source"], row["right_key"]))
-    did = _state(config).add_decision(PAIR, target, value, by, reason=why)
-    return Decided(did, PAIR, target, value)
+    require_scope(user, *pair_scope(row))
+    return record(config, [pair_decision(user, row, value, reason)])[0]
 
 
 # --- undo ------------------------------------------------------------------------------------------
@@ -150,11 +171,13 @@ def _scope_of_target(config, kind: str, target: str) -> list | None:
     """grid_code/community values of what a decision targets, or None when the warehouse no longer has it."""
     if kind in (CONFLICT, FIELD_VISIT):
         try:
-            row = conflict_row(config, target)
+            return conflict_scope(conflict_row(config, target))
         except LookupError:
             return None
-        return [row["grid_code"], row["community"]]
-    entity, a, b = parse_pair_target(target)
+    parsed = parse_pair_target(target)
+    if parsed is None:
+        return None
+    entity, a, b = parsed
     with warehouse(config) as con:
         key = ENTITY_ID[entity]
         grid = "coalesce(p.grid_code, h.grid_code)" if entity == "person" else "h.grid_code"
@@ -170,7 +193,6 @@ def undo(config, user, decision_id: int, reason=None) -> Decided:
     """Undo one decision by appending `kind='undo'` (target = its id): from the next sync it no longer applies,
     and the queues show the conflict/pair as they would be without it at once."""
     require_steward(user)
-    by, why = _username(user), _reason(reason)
     frame = decisions(config)
     try:
         did = int(decision_id)
@@ -184,14 +206,12 @@ def undo(config, user, decision_id: int, reason=None) -> Decided:
         raise ValueError("撤销记录本身不能再撤销：请直接重新作出决定")
     if did in undone_ids(frame):
         raise ValueError(f"决定 #{did} 已经撤销过了")
-    scopes = list(getattr(user, "scopes", ()) or ())
-    if scopes:
+    if getattr(user, "scopes", None):
         values = _scope_of_target(config, row["kind"], str(row["target"]))
         if values is None:
             raise PermissionError("无法确认该决定所涉记录的管辖范围：请联系管理员撤销")
         require_scope(user, *values)
-    new = _state(config).add_decision(UNDO, str(did), None, by, reason=why)
-    return Decided(new, UNDO, str(did), None)
+    return record(config, [_decision(user, UNDO, str(did), None, reason)])[0]
 
 
 # --- bulk ------------------------------------------------------------------------------------------
@@ -248,15 +268,13 @@ def bulk_apply(config, user, filters: dict, action: str, reason=None, token: str
     """Append one decision per change of the plan (same rules as bulk_preview). With `token`, refuses
     (StalePlan) when the plan is no longer the one previewed. Returns the plan plus `appended` (decision ids)."""
     require_steward(user)
-    by, why = _username(user), _reason(reason)
     plan = _plan(config, user, filters, action)
     if token is not None and token != plan["token"]:
         raise StalePlan("自预览以来这些差异已有变化（同步或他人已处理），请重新预览后再执行")
-    state = _state(config)
-    appended = [state.add_decision(c["kind"], c["conflict_id"], c["new_value"], by, police_value=c["police_value"],
-                                   grid_value=c["grid_value"], reason=why) for c in plan["changes"]]
-    return plan | {"appended": appended}
+    rows = [conflict_decision(user, c, c["kind"], c["new_value"], reason) for c in plan["changes"]]
+    return plan | {"appended": [d.decision_id for d in record(config, rows)]}
 
 
 __all__ = ["Decided", "InvalidValue", "StalePlan", "bulk_apply", "bulk_preview", "decide_conflict", "decide_pair",
-           "undo", "conflict_row", "review_row", "conflict_value", "require_steward", "require_scope"]
+           "undo", "conflict_row", "review_row", "conflict_value", "conflict_decision", "pair_decision", "record",
+           "require_steward", "require_scope", "conflict_scope", "pair_scope"]

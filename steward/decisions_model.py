@@ -14,10 +14,11 @@ be undone (the decision it undid applies again). `active()` is the one implement
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 CONFLICT, FIELD_VISIT, PAIR, UNDO = "conflict", "field_visit", "pair", "undo"
-KINDS = (CONFLICT, FIELD_VISIT, PAIR, UNDO)
 CONFLICT_KINDS = (CONFLICT, FIELD_VISIT)            # the kinds that target a conflict_id
 
 SAME, DIFFERENT, UNSURE = "same", "different", "unsure"
@@ -29,22 +30,36 @@ CONFLICT_ACTIONS = (TAKE_POLICE, TAKE_GRID, VALUE, FIELD_VISIT)
 
 ACTION_LABELS = {TAKE_POLICE: "采用公安值", TAKE_GRID: "采用网格值", VALUE: "更正为", FIELD_VISIT: "转网格员核实"}
 PAIR_LABELS = {SAME: "同一人", DIFFERENT: "不同人", UNSURE: "不确定"}
-HOUSE_PAIR_LABELS = {SAME: "同一房屋", DIFFERENT: "不同房屋", UNSURE: "不确定"}
-KIND_LABELS = {CONFLICT: "字段取值", FIELD_VISIT: "转网格员核实", PAIR: "候选对判定", UNDO: "撤销"}
+HOUSE_PAIR_LABELS = {SAME: "同一房屋", DIFFERENT: "不同房屋", UNSURE: "不确定"}    # the same choices, for houses
+
+
+ENTITIES = ("person", "house")
+_SIDE = re.compile(r"\|([^:|]+):")                 # where a side may start: `|source:` (a source has no : or |)
 
 
 def pair_target(entity: str, a: tuple[str, str], b: tuple[str, str]) -> str:
     """`person|grid:WG1|police:P1`: the two (source, source_key) sides sorted, so the order does not matter."""
-    if entity not in ("person", "house"):
+    if entity not in ENTITIES:
         raise ValueError(f"unknown entity {entity!r}")
     x, y = sorted((f"{a[0]}:{a[1]}", f"{b[0]}:{b[1]}"))
     return f"{entity}|{x}|{y}"
 
 
-def parse_pair_target(target: str) -> tuple[str, tuple[str, str], tuple[str, str]]:
-    """The inverse of `pair_target`: (entity, (source, key), (source, key))."""
-    entity, a, b = target.split("|", 2)
-    return entity, tuple(a.split(":", 1)), tuple(b.split(":", 1))  # type: ignore[return-value]
+def parse_pair_target(target) -> tuple[str, tuple[str, str], tuple[str, str]] | None:
+    """The inverse of `pair_target`: (entity, (source, key), (source, key)), or None for a malformed target (no
+    known entity, not two `source:key` sides). A key may hold `:` and `|`: the second side starts at the first
+    `|source:` after which the two sides are in `pair_target`'s (sorted) order. A target made from a key that
+    itself holds `|source:` can be read two ways; the first is taken."""
+    entity, sep, rest = str(target).partition("|")
+    first = re.match(r"([^:|]+):", rest) if sep and entity in ENTITIES else None
+    if first is None:
+        return None
+    for m in _SIDE.finditer(rest, first.end()):
+        x, y = rest[:m.start()], rest[m.start() + 1:]
+        if x <= y:
+            (xs, xk), (ys, yk) = x.split(":", 1), y.split(":", 1)
+            return entity, (xs, xk), (ys, yk)
+    return None
 
 
 def undone_ids(decisions: pd.DataFrame) -> set[int]:

@@ -1,18 +1,28 @@
-"""Counts on the console's home page. A stub until the work queues land.
+"""Counts on the console's home page: what waits for the user, within their scopes (`queues.counts`).
 
-`home_counts(config, user)` returns {key: value} in display order, for what `user` may see (`user.scopes`).
-A value is an int, or a dict {"label": "待复核匹配", "count": 12, "url": "/reviews"} (label/url optional); a plain
-int is labelled by `LABELS` (else by its key). `home.html` renders whatever comes back; {} shows a placeholder.
+`home_counts(config, user)` returns {key: count} in display order; `LABELS` names each key (the keys are those of
+`queues.counts`: reviews waiting, open conflicts by entity, conflicts by state). `home.html` renders them.
 """
 from __future__ import annotations
 
+from steward import queues
+
 LABELS = {
-    "match_review": "待复核匹配",
-    "person_conflict": "待处理人员冲突",
-    "house_conflict": "待处理房屋冲突",
+    "reviews": "待复核匹配",
+    "person": "待处理人员冲突",
+    "house": "待处理房屋冲突",
     "field_visit": "待网格员核实",
+    "pending": "已决定，下次同步生效",
 }
 
 
-def home_counts(config, user) -> dict:
-    return {}
+def home_counts(config, user) -> dict[str, int]:
+    """Reviews and conflicts in the user's default queues (pending decisions left out), the conflicts waiting for a
+    field visit, and what was decided since the last sync (conflicts and reviews)."""
+    c = queues.counts(config, list(getattr(user, "scopes", ()) or ()))
+    conflicts, reviews = c["conflicts"], c["reviews"]
+    return {"reviews": reviews["queue"],
+            "person": conflicts["by_entity"].get("person", 0),
+            "house": conflicts["by_entity"].get("house", 0),
+            "field_visit": conflicts["by_state"].get("field_visit", 0),
+            "pending": conflicts["by_state"].get("pending", 0) + reviews["by_state"].get("pending", 0)}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from steward.decisions_model import ENTITIES
+
 MEMBERS = "SELECT house_id, count(*) AS members FROM person WHERE house_id IS NOT NULL GROUP BY house_id"
 
 
@@ -62,15 +64,14 @@ def _age_sql(con, entity: str, fields: list[str]) -> list[str]:
     return parts
 
 
-def conflict_table(con, *, entity=None, field=None, conflict_ids=None, statuses=("open",)) -> pd.DataFrame:
-    """Conflicts (of `statuses`; all when empty) with grid_code, community, in_both, members and `first_seen`
-    (published_at of the run since which the conflict's golden field is unchanged) / `first_seen_epoch`."""
-    entities = [entity] if entity else ["person", "house"]
+def conflict_table(con, *, conflict_ids=None, statuses=("open",)) -> pd.DataFrame:
+    """Conflicts (of `statuses`; all when empty; only `conflict_ids` if given) with grid_code, community, in_both,
+    members and `first_seen` (published_at of the run since which the conflict's golden field is unchanged) /
+    `first_seen_epoch`."""
+    entities = ENTITIES
     conds = []
     if statuses:
         conds.append(f"c.status IN ({quoted(statuses)})")
-    if field:
-        conds.append(f"c.field = '{str(field).replace(chr(39), chr(39) * 2)}'")
     if conflict_ids is not None:
         conds.append(f"c.conflict_id IN ({quoted(conflict_ids) or 'NULL'})")
     where = " AND ".join(conds) or "true"
@@ -111,10 +112,11 @@ def _side_sql(entity: str, side: str) -> str:
         LEFT JOIN first {s}f ON {s}f.entity_id = {s}x.house_id"""
 
 
-def review_table(con, *, entity=None, pair_ids=None, statuses=("open", "escalated")) -> pd.DataFrame:
-    """Review pairs with both sides' golden ids, labels, grid/community, the larger household, the decision
-    `target` (decisions_model.pair_target) and `first_seen` (the later first publish of the two entities)."""
-    entities = [entity] if entity else ["person", "house"]
+def review_table(con, *, pair_ids=None, statuses=("open", "escalated")) -> pd.DataFrame:
+    """Review pairs (of `statuses`; all when empty; only `pair_ids` if given) with both sides' golden ids, labels,
+    grid/community, the larger household, the decision `target` (as decisions_model.pair_target makes it) and
+    `first_seen` (the later first publish of the two entities)."""
+    entities = ENTITIES
     conds = []
     if statuses:
         conds.append(f"r.status IN ({quoted(statuses)})")

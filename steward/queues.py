@@ -13,11 +13,13 @@ memory; the decisions are read at every call. A queue page is then a filter and 
   (applies at the next sync): left out of the queue unless asked for (`state="pending"` or `"all"`);
 - reviews: `open`, `escalated` (不确定: stays, marked), `pending` (same/different decided, applies at the next sync).
 
-**Age** (`age_days`, `first_seen`): days since the conflict first appeared, read from the golden history: the
-publish (`publish_history.published_at`) of the oldest version of the entity since which, without a gap, the
-field's golden value and `<field>_source` stayed as they are now (for `birth_date~id_number`, also the ID number).
-An open steward conflict keeps the police value with no source, so a change of either value, a decision or a
-reopening starts a new age. A review's age counts from the later first publish of its two records' entities.
+**Age** (`age_days`, `first_seen`): days since the conflict's golden field last changed, read from the golden
+history: the publish (`publish_history.published_at`) of the oldest version of the entity since which, without a
+gap, the field's golden value and `<field>_source` stayed as they are now (for `birth_date~id_number`, also the ID
+number). An open steward conflict keeps the police value with no source, so a change of the police value, a
+decision or a reopening starts a new age. A change of the grid value alone does not: the golden history keeps only
+the chosen value, so such a conflict keeps the age it had. A review's age counts from the later first publish of
+its two records' entities.
 
 **Impact** (`impact`, larger first; ties: conflict_id / pair_id): identity fields first (ID number, name, birth
 date, sex and their ID cross-checks; a house's address and owner's ID), then contact/residence fields (phone,
@@ -40,7 +42,7 @@ import pandas as pd
 
 from steward.detail import clean_value, conflict_detail, review_detail  # noqa: F401  (part of this module's API)
 from steward.queue_sql import conflict_table, review_table
-from steward.store import NoWarehouse, conflict_decisions, decisions, pair_decisions, published, warehouse
+from steward.store import conflict_decisions, decisions, pair_decisions, published, warehouse
 from steward.values import field_label
 
 IDENTITY = ("id_number", "name", "birth_date", "sex", "birth_date~id_number", "sex~id_number", "address",
@@ -92,16 +94,6 @@ def _snapshot(config, kind: str) -> tuple[pd.DataFrame, dict]:
         with _lock:
             _cache[key] = (before, frame, info)
     return frame, info
-
-
-def warm(config) -> None:
-    """Read the published warehouse's queues into memory now (e.g. from a background thread every minute), so
-    that the first page after a sync does not pay for it. Does nothing before the first sync."""
-    try:
-        _snapshot(config, "conflicts")
-        _snapshot(config, "reviews")
-    except NoWarehouse:
-        pass
 
 
 def clear_cache() -> None:
@@ -195,7 +187,7 @@ def _page_args(limit: int, offset: int) -> tuple[int, int]:
 
 
 def _decorate_conflict(r: dict) -> None:
-    r["field_label"] = field_label(r["field"])
+    r["field_label"] = field_label(r["field"], r["entity"])
     r["state_label"] = STATE_LABELS[r["state"]]
     r["entity_label"] = ENTITY_LABELS[r["entity"]]
 
@@ -274,8 +266,9 @@ def select_reviews(config, *, scope=None, entity=None, grid=None, community=None
     return _page(out, limit, max(0, int(offset)), info, _decorate_review)
 
 
-def lookup_reviews(config, pair_ids, now=None, *, con=None, decided=None) -> dict[str, dict]:
-    """Review pairs by id in any warehouse status, with the decision in force (see lookup_conflicts)."""
+def lookup_reviews(config, pair_ids, now=None, *, con=None, decided=None, info=None) -> dict[str, dict]:
+    """Review pairs by id in any warehouse status, with the decision in force (see lookup_conflicts). `info`:
+    store.published() of `con`, if already read."""
     ids = [str(i) for i in pair_ids if i]
     if not ids:
         return {}
@@ -283,7 +276,7 @@ def lookup_reviews(config, pair_ids, now=None, *, con=None, decided=None) -> dic
         with warehouse(config) as own:
             frame, info = review_table(own, pair_ids=ids, statuses=()), published(own)
     else:
-        frame, info = review_table(con, pair_ids=ids, statuses=()), published(con)
+        frame, info = review_table(con, pair_ids=ids, statuses=()), info or published(con)
     dec = pair_decisions(decided if decided is not None else decisions(config))
     rows = _records(review_rows(frame, dec, info, now).drop(columns=["first_seen_epoch"]))
     return {r["pair_id"]: r for r in rows}

@@ -1,24 +1,24 @@
-"""Where the console reads from: the published warehouse (DuckDB, read-only, one connection per call) and the
-decisions in `<state dir>/state.sqlite`.
+"""Where the console reads from and writes to: the published warehouse (DuckDB, read-only, one connection per
+call) and `<state dir>/state.sqlite` (`warehouse.state.State`: the decisions, the run log).
 
 A sync replaces the warehouse file atomically (os.replace), so a connection is opened for one call and closed:
 it sees either the old or the new file, never half of one, and never keeps an old file alive across requests.
 Decisions are read from SQLite (WAL) at each call, so a decision shows at once even though the warehouse only
-applies it at the next sync.
+applies it at the next sync. `state(config)` is the one `State` of a state dir for the console, the CLI and
+decisions alike.
 """
 from __future__ import annotations
 
 import contextlib
-import sqlite3
+import functools
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from steward.decisions_model import CONFLICT_KINDS, PAIR, latest
+from warehouse.state import State
 
-DECISION_COLUMNS = ["decision_id", "kind", "target", "value", "police_value", "grid_value", "decided_by",
-                    "decided_at", "reason"]
 ENTITY_ID = {"person": "person_id", "house": "house_id"}
 
 
@@ -39,21 +39,19 @@ def warehouse(config):
         con.close()
 
 
+@functools.lru_cache(maxsize=32)
+def _state_at(state_dir: str) -> State:
+    return State(Path(state_dir))
+
+
+def state(config) -> State:
+    """The `State` of the config's state dir (made once per dir: State opens a connection per call)."""
+    return _state_at(str(Path(config.state_dir).resolve()))
+
+
 def decisions(config) -> pd.DataFrame:
-    """Every row of `steward_decision` (state.sqlite), oldest first; empty (with its columns) if there is none."""
-    path = Path(config.state_dir) / "state.sqlite"
-    if not path.exists():
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "decision_id" else "object") for c in DECISION_COLUMNS})
-    con = sqlite3.connect(path, timeout=30)
-    try:
-        con.execute("PRAGMA busy_timeout=30000")
-        try:
-            rows = con.execute(f"SELECT {', '.join(DECISION_COLUMNS)} FROM steward_decision ORDER BY decision_id").fetchall()
-        except sqlite3.OperationalError:          # no table yet: nobody decided anything
-            rows = []
-    finally:
-        con.close()
-    frame = pd.DataFrame(rows, columns=DECISION_COLUMNS)
+    """Every row of `steward_decision`, oldest first (`State.decisions()`)."""
+    frame = state(config).decisions()
     frame["decision_id"] = frame["decision_id"].astype("int64")
     return frame
 

@@ -5,7 +5,8 @@ with older parameters is replaced at the next successful login. Plain passwords 
 
 Roles, weakest first: `viewer` (reads the queues), `steward` (also decides), `admin` (also manages users).
 Scopes: grid_code / community prefixes a user may work on (`640105007` = every grid of that street); an empty
-list means everything. `in_scope` and `scope_clause` are the pure helpers the queue pages filter with.
+list means everything. `in_scope` checks one record (decisions, imports); the queues filter whole frames with the
+same rule (`queues.scope_mask`).
 
 `session_epoch` goes up whenever a password changes or a user is disabled: a login cookie carries the epoch it was
 issued under (`auth.py`), so such a change ends every session of that user at its next request.
@@ -57,12 +58,6 @@ class StewardUser:
     def role_label(self) -> str:
         return ROLE_LABELS.get(self.role, self.role)
 
-    def has_role(self, needed: str) -> bool:
-        return role_at_least(self.role, needed)
-
-    def in_scope(self, *values: str | None) -> bool:
-        return in_scope(self.scopes, *values)
-
 
 # --- pure rules ---------------------------------------------------------------------------------
 def role_at_least(role: str, needed: str) -> bool:
@@ -77,18 +72,6 @@ def in_scope(scopes, *values: str | None) -> bool:
     if not scopes:
         return True
     return any(v is not None and str(v).startswith(s) for v in values for s in scopes)
-
-
-def scope_clause(scopes, columns) -> tuple[str, list[str]]:
-    """SQL (DuckDB and SQLite) keeping rows in scope: `(grid_code LIKE ? ESCAPE '\\' OR …)` and its parameters;
-    `("1=1", [])` for a user without scopes. Column names are the caller's (never user input)."""
-    if not scopes:
-        return "1=1", []
-    if isinstance(columns, str):
-        columns = [columns]
-    like = [re.sub(r"([\\%_])", r"\\\1", s) + "%" for s in scopes]
-    parts = [f"{c} LIKE ? ESCAPE '\\'" for c in columns for _ in like]
-    return "(" + " OR ".join(parts) + ")", [p for _ in columns for p in like]
 
 
 def check_username(username: str) -> str:

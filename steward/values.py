@@ -14,19 +14,12 @@ import pandas as pd
 
 from schemas.codes import normalise_bool, normalise_code, normalise_person_type, normalise_status
 from schemas.normalise import normalise_id, normalise_name, normalise_phone, parse_date
+from schemas.normalise._text import is_blank
+from schemas.standardise import _CODE_TABLE, _GARBAGE_TEXT, clean_text
+from warehouse.export import label as export_label
 
-FIELD_LABELS = {
-    "name": "姓名", "former_name": "曾用名", "owner_name": "房主姓名", "id_number": "公民身份号码",
-    "owner_id_number": "房主公民身份号码", "sex": "性别", "ethnicity": "民族", "relation": "与户主关系",
-    "usage": "房屋用途", "birth_date": "出生日期", "registered_on": "登记日期", "status_date": "状态日期",
-    "phone": "联系电话", "owner_phone": "房主联系电话", "hukou_address": "户籍地址", "current_address": "现住址",
-    "address": "房屋地址", "person_type": "人员类型", "status": "状态", "is_rented": "是否出租",
-    "area": "面积（平方米）", "tenant_count": "承租人数", "household_no": "户号",
-}
-_CODE_TABLE = {"sex": "sex", "ethnicity": "ethnicity", "relation": "relation", "usage": "building_use"}
 _ID_ERRORS = {"id_invalid_length": "长度不对（应为 18 位）", "id_invalid_chars": "含有非法字符",
               "id_excel_precision_loss": "像是被 Excel 存成了数字（科学计数法）"}
-_GARBAGE = r"^(?:[?？�□\s]*|#N/A|-+|0+|(?:锟斤拷|[烫屯�\s])+|NULL|null|暂无|未知|无)$"
 
 
 class InvalidValue(ValueError):
@@ -38,8 +31,10 @@ def base_field(field: str) -> str:
     return str(field).split("~", 1)[0]
 
 
-def field_label(field: str) -> str:
-    return FIELD_LABELS.get(base_field(field), base_field(field))
+def field_label(field: str, entity: str | None = None) -> str:
+    """The Chinese label of a (conflict) field, as the exports show it (warehouse/export_labels.csv)."""
+    base = base_field(field)
+    return export_label(entity or "", base) or base
 
 
 def _one(fn, text: str, *args, **kw) -> dict:
@@ -110,12 +105,12 @@ def _number(text: str, field: str, label: str) -> str:
 
 
 def _text(text: str, label: str) -> str:
-    import re
-    import unicodedata
-    out = unicodedata.normalize("NFKC", text).strip()
-    if not out or re.fullmatch(_GARBAGE, out):
+    """Free text as the standardise stage keeps it (NFKC, stripped); refused when blank, a null word (暂无, NULL …)
+    or garbage (?, 锟斤拷, #N/A …), as a source address would be quarantined."""
+    out = clean_text(pd.Series([text], dtype=object))
+    if bool(is_blank(out).iloc[0]) or out.str.fullmatch(_GARBAGE_TEXT).fillna(True).iloc[0]:
         raise InvalidValue(f"{label}不能为空、乱码或占位符")
-    return out
+    return out.iloc[0]
 
 
 def normalise_value(entity: str, field: str, text, *, area_code: str | None = None, values: dict | None = None,
@@ -123,7 +118,7 @@ def normalise_value(entity: str, field: str, text, *, area_code: str | None = No
     """Canonical text of `text` for `field` of `entity`, or InvalidValue. `area_code` / `values`: the source's
     `area_code:` / `values:` (config), as the standardise stage would use them."""
     field = base_field(field)
-    label = field_label(field)
+    label = field_label(field, entity)
     if text is None or (isinstance(text, float) and text != text) or not str(text).strip():
         raise InvalidValue(f"请填写更正后的{label}")
     text = str(text).strip()

@@ -1,7 +1,7 @@
 """Crash safety, tested for real: `python -m pipelines.cli sync` is SIGKILLed at each stage of a run.
 
 One first sync makes the previous state; each case copies it, starts the command line in a child process that
-stops at its stage (pipelines/faults.py: GRIDBRIDGE_PAUSE_AT), kills it with SIGKILL there, looks at what was
+stops at its stage (warehouse/files.py: GRIDBRIDGE_PAUSE_AT), kills it with SIGKILL there, looks at what was
 left and syncs again without a fault. The warehouse must be byte for byte the previous file or a complete new
 one — never half — the run log must not keep a run `running` for ever, leftovers must not matter, and the
 rerun must succeed with the same person ids. The five children run at once; the reruns run in this process
@@ -24,8 +24,8 @@ import duckdb
 import pytest
 
 from pipelines.cli import execute_sync, run_sync
-from pipelines.faults import PAUSE_AT, PAUSE_MARKER
 from tests.demos import REPO, synced_demo
+from warehouse.files import PAUSE_AT, PAUSE_MARKER
 from warehouse.state import INTERRUPTED, PUBLISHED_BEFORE_END, State, SyncLockedError
 
 PERSONS, SEED = 300, 13

@@ -118,3 +118,23 @@ def test_house_pair_is_explained(synced, capsys):
     code, out, _ = _explain(root, capsys, d.loc[d["source"] == "police", "source_key"].iloc[0],
                             d.loc[d["source"] == "grid", "source_key"].iloc[0], "--entity", "house")
     assert code == 0 and "\nhouse pair  police:" in out and re.search(r"^address\s+\S+", out, re.M)
+
+
+def test_a_steward_pair_decision_in_force_is_shown_and_undo_removes_it(synced, capsys):
+    from schemas.config import load
+    from steward.decisions_model import pair_target
+    from warehouse.state import State
+
+    root, xref, truth = synced
+    police, grid, _ = _pair_of(xref, truth)
+    _, out, _ = _explain(root, capsys, police, grid)
+    assert "steward decision" not in out
+    state = State(load(str(root / "gridbridge.yaml")).state_dir)
+    did = state.add_decision("pair", pair_target("person", ("grid", grid), ("police", police)), "different", "t")
+    code, out, err = _explain(root, capsys, police, grid)
+    assert code == 0 and err == ""
+    assert out.rstrip().splitlines()[-1] == f"steward decision #{did}: different — applied regardless of the score"
+    assert "→ auto match" in out                                    # the score alone still says match
+    state.add_decision("undo", str(did), None, "t")
+    _, out, _ = _explain(root, capsys, police, grid)
+    assert "steward decision" not in out

@@ -20,12 +20,11 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from connectors import SourceError, read_batches, retry
+from connectors import read_batches, retry
 from connectors.landing import landed_path
 from pipelines import cli, ingest
 from pipelines.cli import main
-from tests.connectors.sqlservers import (  # noqa: F401  (fixtures)
-    FlakyProxy, _backends, free_port, server)
+from tests.connectors.sqlservers import FlakyProxy, free_port
 from tests.demos import synced_demo
 from warehouse.state import State
 
@@ -246,22 +245,6 @@ def test_read_cut_off_every_time_gives_up(demo, cut_reads, capfd, caplog, waits)
     assert [m.split(" — ")[1] for m in _retries_logged(caplog, "pipelines.ingest")] == [
         "attempt 1 of 3 failed; extracting again from the start in 0.01 s",
         "attempt 2 of 3 failed; extracting again from the start in 0.02 s"]
-
-
-def test_a_killed_server_connection_is_marked_for_another_try(server, tmp_path):  # noqa: F811
-    """A real lost connection (PostgreSQL backend terminated, MariaDB connection killed) mid-stream is the
-    transient kind the extract retries."""
-    from tests.connectors.test_sql import _KILL, _probe_stream
-
-    batches = _probe_stream(server, tmp_path)
-    with server.engine.connect() as conn:
-        killed = conn.exec_driver_sql(_KILL[server.kind]).fetchall()
-        if server.kind == "mariadb":
-            for (pid,) in killed:
-                conn.exec_driver_sql(f"KILL CONNECTION {int(pid)}")
-    with pytest.raises(SourceError) as info:
-        list(batches)
-    assert "failed after " in str(info.value) and retry.transient_read_error(info.value), str(info.value)
 
 
 # --- garbled and truncated exports -------------------------------------------------------------------------------

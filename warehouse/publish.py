@@ -2,7 +2,7 @@
 
 Readers that already have the old file open keep reading it (same inode); new readers see the new
 file. A crash before the rename leaves the previous warehouse as it was (plus a `.building` file that the
-next sync removes), a crash after it the complete new one. Nothing is ever written into the live file.
+next publish removes first), a crash after it the complete new one. Nothing is ever written into the live file.
 """
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from connectors.landing import owner_only
-from pipelines.faults import pause_point
+from warehouse.files import owner_only, pause_point
 from warehouse.history import attach_previous, build_history, detach_previous, history_views_sql
 from warehouse.tables import TABLES, ddl
 
@@ -70,7 +69,6 @@ def publish(path: Path, tables: dict[str, pd.DataFrame], run_id: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     con.close()
-    os.chmod(tmp, 0o600)  # personal data: owner only
     _fsync(tmp)
     pause_point("publish_build")
     os.replace(tmp, path)

@@ -20,14 +20,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from connectors.landing import private_dir
+from matching.drift import MAX_WEIGHT, log_odds
 from schemas.normalise.masking import mask_text
 from warehouse import report_charts as charts
+from warehouse.files import private_dir
 
 SOURCES = ("police.person", "police.house", "grid.person", "grid.house")
 TOP_CELLS_CHART = 20
 TOP_CELLS_TABLE = 50
-MAX_WEIGHT = 53.0  # |log2(p / (1 - p))| where p rounds to 0 or 1 in double precision
 SECTIONS = {"run": "Run", "counts": "Counts per stage", "quarantine": "Quarantine reasons",
             "match-weights": "Match weights", "conflicts": "Conflicts by field", "gates": "Gate results",
             "population": "Population by grid cell"}
@@ -113,15 +113,14 @@ def entity_counts(con: duckdb.DuckDBPyConnection, entity: str) -> dict:
     return out
 
 
-def match_weights(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
-    """Per linked golden person the lowest match_probability of its records, as a weight; review-band
+def person_and_review_weights(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+    """One weight per linked golden person: the log odds of the weakest match_probability of its records (not
+    per record as the weight-drift gate counts, matching/drift.py `record_link_weights`); and the review-band
     person pairs' match_weight as they are."""
     p = _df(con, "SELECT min(match_probability) AS p FROM person_xref WHERE match_probability IS NOT NULL "
-                 "GROUP BY person_id")["p"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore"):
-        w = np.log2(p) - np.log2(1.0 - p)
+                 "GROUP BY person_id")["p"]
     review = _df(con, "SELECT match_weight FROM match_review WHERE entity = 'person' AND match_weight IS NOT NULL")
-    return {"linked persons (person_xref)": np.clip(w, -MAX_WEIGHT, MAX_WEIGHT),
+    return {"linked persons (person_xref)": log_odds(p),
             "review pairs (match_review)": review["match_weight"].to_numpy(dtype=float)}
 
 
@@ -193,7 +192,8 @@ def quarantine_html(q: pd.DataFrame) -> str:
 def weights_html(weights: dict[str, np.ndarray]) -> str:
     note = ("<p class=\"note\">Linked persons: <code>person_xref.match_probability</code>, one value per golden "
             "person linked by the model (the lowest of its records), shown as the match weight "
-            f"log2(p / (1 − p)), capped at ±{MAX_WEIGHT:g} where p rounds to 0 or 1. Review pairs: "
+            f"log2(p / (1 − p)), capped at ±{MAX_WEIGHT:g} where p rounds to 0 or 1 (the weight-drift gate compares "
+            "one weight per linked record instead). Review pairs: "
             "<code>match_review.match_weight</code> of person pairs in the review band. Persons linked without a "
             "score (single records) are not shown. Counts on a log scale.</p>")
     rows = [(name, len(a), *(float(f(a)) if len(a) else None for f in (np.min, np.median, np.max)))
@@ -268,16 +268,22 @@ def render(run: dict, counts: dict, gates: list[dict], entities: dict[str, dict]
            weights: dict[str, np.ndarray], conflicts: pd.DataFrame, pop: pd.DataFrame) -> str:
     """The whole page from already-loaded data (no I/O)."""
     run_id = str(run.get("run_id") or "")
-    generated = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    nav = "".join(f'<a href="#{k}">{esc(v)}</a>' for k, v in SECTIONS.items())
+    nav = "<nav>" + "".join(f'<a href="#{k}">{esc(v)}</a>' for k, v in SECTIONS.items()) + "</nav>"
     body = "".join([section("run", header_html(run)), section("counts", counts_html(counts, entities)),
                     section("quarantine", quarantine_html(quarantine)), section("match-weights", weights_html(weights)),
                     section("conflicts", conflicts_html(conflicts)), section("gates", gates_html(gates)),
                     section("population", population_html(pop))])
+    return _page(f"gridbridge sync {run_id}", "gridbridge sync report", f"run {run_id}", nav + body)
+
+
+def _page(title: str, heading: str, note: str, body: str) -> str:
+    """The page shell: `title`, `heading`, `note` (plain text, escaped here; the generation time is added) and
+    `body` (HTML)."""
+    generated = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-            f"<title>gridbridge sync {esc(run_id)}</title><style>{_CSS}</style></head><body>"
-            f"<h1>gridbridge sync report</h1><p class=\"note\">run {esc(run_id)} · generated {esc(generated)}</p>"
-            f"<nav>{nav}</nav>{body}</body></html>\n")
+            f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{esc(heading)}</h1><p class=\"note\">{esc(note)} · generated {esc(generated)}</p>"
+            f"{body}</body></html>\n")
 
 
 def write_report(warehouse_path: Path, out_path: Path, run_id: str, counts: dict, gates: list[dict]) -> Path:
@@ -288,7 +294,7 @@ def write_report(warehouse_path: Path, out_path: Path, run_id: str, counts: dict
         entities = {e: entity_counts(con, e) for e in ("person", "house")}
         quarantine = _df(con, "SELECT source || '.' || entity AS source_entity, coalesce(reason, '(none)') AS reason, "
                               "count(*) AS n FROM quarantine GROUP BY ALL")
-        weights = match_weights(con)
+        weights = person_and_review_weights(con)
         conflicts = _df(con, "SELECT entity, field, coalesce(status, '(none)') AS status, conflicts "
                              "FROM v_conflicts_by_field")
         pop = population(con)
@@ -301,12 +307,9 @@ def write_report(warehouse_path: Path, out_path: Path, run_id: str, counts: dict
 def render_failed(run: dict, gates: list[dict]) -> str:
     """The page of a run that published nothing: the run (stage, one-line reason) and every gate result."""
     run_id = str(run.get("run_id") or "")
-    generated = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    body = section("run", header_html(run)) + section("gates", gates_html(gates))
-    return ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-            f"<title>gridbridge sync {esc(run_id)} (failed)</title><style>{_CSS}</style></head><body>"
-            f"<h1>gridbridge sync report — nothing published</h1><p class=\"note\">run {esc(run_id)} · generated "
-            f"{esc(generated)} · the previous warehouse was left as it was</p>{body}</body></html>\n")
+    return _page(f"gridbridge sync {run_id} (failed)", "gridbridge sync report — nothing published",
+                 f"run {run_id} · the previous warehouse was left as it was",
+                 section("run", header_html(run)) + section("gates", gates_html(gates)))
 
 
 def write_failed_report(out_path: Path, run: dict, gates: list[dict]) -> Path:
@@ -321,7 +324,6 @@ def _write(out_path: Path, page: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(page)
-        os.chmod(tmp, 0o600)  # personal data stays with the operator
         os.replace(tmp, out_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectors.landing import owner_only
+from warehouse.files import owner_only
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_log (
@@ -88,6 +88,23 @@ class State:
                 "decided_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (kind, target, value, police_value, grid_value, decided_by, now(), reason))
             return int(cur.lastrowid)
+
+    def add_decisions(self, rows) -> list[int]:
+        """Append decisions in one transaction: all of them or none. `rows`: dicts with add_decision's fields
+        (`kind`, `target`, `value`, `decided_by`; optional `police_value`, `grid_value`, `reason`). Returns their
+        decision ids in the order of `rows` (consecutive: the transaction holds SQLite's write lock throughout)."""
+        at = now()
+        values = [(r["kind"], r["target"], r.get("value"), r.get("police_value"), r.get("grid_value"),
+                   r["decided_by"], at, r.get("reason")) for r in rows]
+        if not values:
+            return []
+        with contextlib.closing(self._connect()) as con, con:
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany(
+                "INSERT INTO steward_decision (kind, target, value, police_value, grid_value, decided_by, "
+                "decided_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+            last = int(con.execute("SELECT last_insert_rowid()").fetchone()[0])
+        return list(range(last - len(values) + 1, last + 1))
 
     def decisions(self) -> pd.DataFrame:
         with self._connect() as con:

@@ -4,9 +4,12 @@
 the display mask of `mask_id` / `mask_phone` (`640202********123X`, `139****5678`, `095****2345`), so a
 message quoting a source value never carries the full value. Shapes:
 
-- ID: 17 digits + digit/X (also written 6-8-4 with spaces or dashes), a 15-digit legacy ID (its YYMMDD
-  must be a plausible date: a 15-digit grid code such as 640202004001001 stays), and any run of 16 or more
-  digits (a mistyped ID or a card number is still personal);
+- ID: 17 digits + digit/X (also written 6-8-4 with spaces or dashes), a 15-digit legacy ID, and any run of
+  16 or more digits (a mistyped ID or a card number is still personal). Any 15-digit number whose digits 7-12
+  read as a date (YYMMDD) is taken for a legacy ID, so a 15-digit grid code (county + 街道 + 社区 + cell) stays
+  only when they do not: 640202004001001 stays, but 640202001001001 (街道 001, 社区 001: "001001" reads as
+  2000-10-01) is masked like an ID. On purpose: the two cannot be told apart, and a masked grid code costs
+  less than a leaked ID;
 - mobile: 1[3-9] + 9 digits, plain or grouped 3-4-4 with spaces/dashes, with an optional +86/0086/86 prefix;
 - landline: 0 + area code + local number (11-12 digits in all), written plainly, `0952-2012345`,
   `(0952)2012345`, `010 62345678`, or `+86 952 2012345`.
@@ -17,7 +20,7 @@ number without its area code cannot be told from a key or a count and is not mas
 decimal digits (full-width ６４０… too). A value masked already is kept as it is, so
 `mask_text(mask_text(s)) == mask_text(s)`.
 
-`MaskingFilter` / `install_log_masking()` apply the same masking to every log record of the process.
+`install_log_masking()` applies the same masking to every log record of the process.
 """
 from __future__ import annotations
 
@@ -53,22 +56,57 @@ def _digits(s: str) -> str:
     return "".join(c for c in s if c.isdigit() or c in "XxＸｘ")
 
 
-def _replace(m: re.Match) -> str:
+def _found(m: re.Match) -> tuple[str, str] | None:
+    """(kind, digits) of one match: `id` or `phone` (landlines in national form), or None to keep it."""
     if m.group("skip"):
-        return m.group(0)
+        return None
     if m.group("id"):
-        return mask_id(pd.Series([_digits(m.group("id"))], dtype=object)).iloc[0]
+        return "id", _digits(m.group("id"))
     if m.group("mobile"):
-        return mask_phone(pd.Series([_digits(m.group("mobile"))], dtype=object)).iloc[0]
+        return "phone", _digits(m.group("mobile"))
     d = _digits(m.group("landline") or m.group("intl"))
-    return mask_phone(pd.Series([d if d.startswith("0") else "0" + d], dtype=object)).iloc[0]
+    return "phone", d if d.startswith("0") else "0" + d
 
 
 def mask_text(s: str) -> str:
-    """`s` with every ID number and phone number in it masked as `mask_id` / `mask_phone` show them."""
+    """`s` with every ID number and phone number in it masked as `mask_id` / `mask_phone` show them
+    (all matches of `s` masked in one vectorised call per kind)."""
     if not s:
         return s
-    return _PATTERN.sub(_replace, str(s))
+    s = str(s)
+    matches = [(m, _found(m)) for m in _PATTERN.finditer(s)]
+    matches = [(m, f) for m, f in matches if f]
+    if not matches:
+        return s
+    kinds = pd.Series([f[0] for _, f in matches])
+    values = pd.Series([f[1] for _, f in matches], dtype=object)
+    masked = mask_id(values).where(kinds.eq("id"), mask_phone(values))
+    out, end = [], 0
+    for (m, _), rep in zip(matches, masked):
+        out += [s[end:m.start()], rep]
+        end = m.end()
+    return "".join(out) + s[end:]
+
+
+ID_FIELDS = frozenset({"id_number", "id_alias", "owner_id_number"})
+PHONE_FIELDS = frozenset({"phone", "owner_phone"})
+
+
+def mask_fields(fields: pd.Series, values: pd.Series) -> pd.Series:
+    """Values for display, each masked by its field: ID fields as `mask_id`, phone fields as `mask_phone`,
+    anything else through `mask_text`. A cross-field check `sex~id_number` is masked as its own field."""
+    base = pd.Series(fields, dtype=object).astype(str).str.split("~").str[0].to_numpy()
+    v = pd.Series(values, dtype=object).reset_index(drop=True)
+    v = v.where(v.isna(), v.astype(str))
+    out = v.map(lambda x: None if x is None or x != x else mask_text(x))
+    is_id, is_phone = pd.Series(base).isin(ID_FIELDS), pd.Series(base).isin(PHONE_FIELDS)
+    out = out.where(~is_id, mask_id(v)).where(~is_phone, mask_phone(v))
+    return out.set_axis(pd.Series(values).index)
+
+
+def mask_value(field: str, value) -> str | None:
+    """One value for display, masked by its field (see `mask_fields`)."""
+    return mask_fields(pd.Series([field]), pd.Series([value], dtype=object)).iloc[0]
 
 
 # ---- logging ---------------------------------------------------------------------------------------------------
@@ -89,32 +127,14 @@ def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     return record
 
 
-class MaskingFilter(logging.Filter):
-    """A logging filter that masks ID numbers and phones in every record it sees (and drops none)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        mask_record(record)
-        return True
-
-
-LOGGERS = ("dagster", "gridbridge")
-_FILTER = MaskingFilter()
 _installed = False
 
 
 def install_log_masking() -> None:
-    """Mask every log record of this process (idempotent).
-
-    The filter goes on the `dagster` and `gridbridge` loggers and on the root logger's handlers; the log record
-    factory masks as well, because Dagster's per-run console logger is a logger object outside the logging
-    hierarchy (`logging.getLogger("dagster")` is not the one a run writes to)."""
+    """Mask every log record of this process (idempotent): the log record factory masks each record as it is
+    made, whatever logger makes it — also one outside the `logging.getLogger` hierarchy (Dagster's per-run
+    console logger), another library's, or a handler added later — and its traceback."""
     global _installed
-    for name in LOGGERS:
-        if _FILTER not in logging.getLogger(name).filters:
-            logging.getLogger(name).addFilter(_FILTER)
-    for handler in logging.getLogger().handlers:
-        if _FILTER not in handler.filters:
-            handler.addFilter(_FILTER)
     if _installed:
         return
     make = logging.getLogRecordFactory()

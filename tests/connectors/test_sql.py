@@ -29,12 +29,16 @@ def _rows(batches, key="人员编号"):
     return sorted(table.to_pylist(), key=lambda r: r[key])
 
 
-def _one_line_error(call) -> str:
+def _one_line_failure(call) -> SourceError:
     with pytest.raises(SourceError) as err:
         list(call())
     msg = str(err.value)
     assert "\n" not in msg and "Traceback" not in msg, msg
-    return msg
+    return err.value
+
+
+def _one_line_error(call) -> str:
+    return str(_one_line_failure(call))
 
 
 @pytest.fixture
@@ -120,9 +124,11 @@ def test_connection_lost_mid_stream_is_one_line(server, tmp_path, waits):
             for (pid,) in killed:
                 conn.exec_driver_sql(f"KILL CONNECTION {int(pid)}")
     assert len(killed) == 1
-    msg = _one_line_error(lambda: batches)
+    err = _one_line_failure(lambda: batches)
+    msg = str(err)
     assert msg.startswith("police.person: reading from ") and "failed after " in msg, msg
     assert server.password not in msg and waits == []  # rows already handed over: no silent restart
+    assert retry.transient_read_error(err), msg          # … but the extract retries it from the start
 
 
 # --- watermark -------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pandas as pd
 from tests.matching.match_factories import frame, person, valid_id
 from matching import link
 from matching.clustering import cluster_pairs
-from matching.constraints import PairConstraints, pair_constraints, parse_pair_target
+from matching.constraints import pair_constraints
 from steward.decisions_model import pair_target
 
 
@@ -27,12 +27,13 @@ def _pair(a: str, b: str, entity: str = "person") -> str:
     return pair_target(entity, tuple(a.split(":", 1)), tuple(b.split(":", 1)))
 
 
-def test_the_console_pair_target_parses_back_to_record_ids():
-    t = pair_target("person", ("police", "P1"), ("grid", "G:7|x"))
-    assert t == pair_target("person", ("grid", "G:7|x"), ("police", "P1")) == "person|grid:G:7|x|police:P1"
-    assert parse_pair_target(t) == ("person", "grid:G:7|x", "police:P1")
-    assert parse_pair_target("person|police:P1") is None and parse_pair_target("garbage") is None
-    assert parse_pair_target("person|police:P1|police:P1") is None          # a record with itself
+def test_the_console_pair_target_becomes_a_pair_of_record_ids():
+    t = pair_target("person", ("police", "P1"), ("grid", "G:7|x"))          # a key holding ':' and '|'
+    c = pair_constraints(_decisions(("pair", t, "same"), ("pair", "person|police:P1", "same"),
+                                    ("pair", "garbage", "different"),
+                                    ("pair", "person|police:P1|police:P1", "same")), "person")   # with itself
+    assert c.pairs[["l_id", "r_id", "value", "decision_id"]].values.tolist() == [["grid:G:7|x", "police:P1", "same", 1]]
+    assert c.decision_for("police:P1", "grid:G:7|x") == ("same", 1)
 
 
 def test_latest_decision_per_pair_wins_and_undo_brings_back_the_one_before():
@@ -209,9 +210,10 @@ def test_random_graphs_keep_every_consistent_constraint():
             decided = c.decision_for(l_id, r_id)
             assert cl[l_id] != cl[r_id] and (decided is None or decided[0] != "different"), trial
             assert (status == "escalated") == (decided is not None and decided[0] == "unsure"), trial
-        none = cluster_pairs(recs, scored)
-        empty = cluster_pairs(recs, scored, constraints=PairConstraints())
-        assert none.members.equals(empty.members) and none.review.equals(empty.review)
+        plain = cluster_pairs(recs, scored)                 # without decisions: no steward trace at all
+        assert set(plain.review["status"]) <= {"open"} and "steward" not in set(plain.links["link"])
+        assert "steward" not in set(plain.members["match_rule"])
+        assert "steward_constraint" not in set(plain.review["reason"])
 
 
 # --- through link() ---------------------------------------------------------------------------------

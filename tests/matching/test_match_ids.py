@@ -50,6 +50,7 @@ def test_merge_keeps_the_survivor_and_retires_the_other():
     merged = assign_ids(members({"grid:a": ["grid:a", "grid:b", "police:1"]}), xref(first))
     assert set(ids_of(merged).values()) == {"P00000001"}
     assert merged.retired.to_dict("records") == [{"person_id": "P00000002", "merged_into": "P00000001"}]
+    assert merged.split.empty and merged.new_ids == 0
 
 
 def test_merge_tie_goes_to_the_oldest_id():
@@ -68,6 +69,22 @@ def test_split_largest_part_keeps_the_id():
     got = ids_of(split)
     assert got["grid:b"] == got["police:1"] == "P00000001"
     assert got["grid:a"] == "P00000003" and got["grid:z"] == "P00000002"
+    assert split.split.to_dict("records") == [{"person_id": "P00000003", "split_from": "P00000001"}]
+    assert split.new_ids == 1 and split.retired.empty
+
+
+def test_a_split_off_part_names_the_old_id_it_shares_most_records_with_ties_to_the_oldest():
+    prev = pd.DataFrame({"source": "grid", "source_key": ["a", "x", "b", "b2", "c", "y", "d"],
+                         "person_id": ["P00000004"] * 4 + ["P00000002"] * 3})
+    # grid:a keeps P4 and grid:c keeps P2 (two records each); grid:b holds one record of each: a tie
+    tie = assign_ids(members({"grid:a": ["grid:a", "grid:x"], "grid:c": ["grid:c", "grid:y"],
+                              "grid:b": ["grid:b", "grid:d"]}), prev)
+    assert ids_of(tie)["grid:b"] == "P00000005" and ids_of(tie)["grid:a"] == "P00000004"
+    assert tie.split.to_dict("records") == [{"person_id": "P00000005", "split_from": "P00000002"}]
+    most = assign_ids(members({"grid:a": ["grid:a", "grid:x"], "grid:c": ["grid:c", "grid:y"],
+                               "grid:b": ["grid:b", "grid:b2", "grid:d"]}), prev)
+    assert most.split.to_dict("records") == [{"person_id": "P00000005", "split_from": "P00000004"}]
+    assert most.new_ids == 1 and most.retired.empty
 
 
 def test_dropped_records_retire_their_id_and_numbers_are_not_reused():

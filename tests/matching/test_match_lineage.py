@@ -2,7 +2,7 @@
 import pandas as pd
 
 from matching.ids import assign_ids
-from matching.lineage import Lineage, decision_heirs, issued_at, lineage_events, split_from
+from matching.lineage import decision_heirs, lineage_events
 from matching.reconcile import conflict_id, reconcile
 
 from tests.matching.test_match_ids import members, xref
@@ -13,9 +13,9 @@ def test_split_off_part_names_the_id_it_came_from_and_merges_are_retired_into_th
     assert first.issued_max == 2
     second = assign_ids(members({"grid:a": ["grid:a"], "grid:b": ["grid:b", "police:1", "grid:z", "police:9"]}),
                         xref(first), issued_max=first.issued_max)
-    splits = split_from(xref(first), second.assigned, "person_id", "P", floor=2)
-    assert splits.to_dict("records") == [{"id": "P00000003", "split_from": "P00000001"}]
-    events = lineage_events(second.retired, splits, "person_id")
+    assert second.split.to_dict("records") == [{"person_id": "P00000003", "split_from": "P00000001"}]
+    assert second.new_ids == 1 and second.issued_max == 3
+    events = lineage_events(second.retired, second.split, "person_id")
     assert events.to_dict("records") == [
         {"id": "P00000002", "event": "retired", "other_id": "P00000001"},
         {"id": "P00000003", "event": "split", "other_id": "P00000001"}]
@@ -30,12 +30,8 @@ def test_heirs_follow_merges_transitively_and_a_split_only_weakly():
                    {"entity_id": "P7", "origin": "P1", "via": "split"},
                    {"entity_id": "P7", "origin": "P2", "via": "split"},
                    {"entity_id": "P7", "origin": "P3", "via": "split"}]
-
-
-def test_issued_at_dates_ids_by_the_range_that_issued_them():
-    issued = pd.DataFrame({"first_no": [5, 9], "last_no": [8, 9], "issued_at": ["2026-01-01T00:00:00", "2026-02-01T00:00:00"]})
-    got = issued_at(pd.Series(["P00000004", "P00000006", "P00000009", "P00000010", "H00000006"]), issued, "P")
-    assert got.tolist() == [None, "2026-01-01T00:00:00", "2026-02-01T00:00:00", None, None]
+    assert decision_heirs(events, pd.Series(["P8", "P9"])).empty             # no living id with a parent
+    assert list(decision_heirs(events.iloc[:0], ["P1"]).columns) == ["entity_id", "origin", "via"]
 
 
 RULES = {"phone": "most_recent", "birth_date": "steward"}
@@ -52,20 +48,25 @@ def _decision(did, entity_id, field, value, police_value, grid_value, at="2026-0
             "decided_at": at, "reason": None}
 
 
-def _run(people: dict[str, tuple[dict, dict]], decisions, lineage=None):
-    """people: id → (police record, grid record)."""
+def _events(id_, event, other_id):
+    return pd.DataFrame({"id": [id_], "event": [event], "other_id": [other_id]})
+
+
+def _run(people: dict[str, tuple[dict, dict]], decisions, events=None):
+    """people: id → (police record, grid record); `events`: the lineage events (heirs of the living ids)."""
     police = [p for p, _ in people.values()]
     grid = [g for _, g in people.values()]
     x = pd.DataFrame([{"source": r["source"], "source_key": r["source_key"], "person_id": pid}
                       for pid, recs in people.items() for r in recs])
     golden, conf, _ = reconcile("person", pd.DataFrame(police), pd.DataFrame(grid), x, fields=("phone", "birth_date"),
                                 rule_for=lambda f: RULES[f], id_col="person_id", raw_columns={},
-                                decisions=pd.DataFrame(decisions), lineage=lineage)
+                                decisions=pd.DataFrame(decisions),
+                                heirs=None if events is None else decision_heirs(events, x["person_id"]))
     return golden.set_index("person_id"), conf.set_index(["person_id", "field"])
 
 
 def test_a_decision_on_a_merged_id_applies_to_the_survivor_while_its_values_match_else_reopens_there():
-    lineage = Lineage("P", pd.DataFrame({"id": ["P00000002"], "event": ["retired"], "other_id": ["P00000001"]}))
+    lineage = _events("P00000002", "retired", "P00000001")
     d = [_decision(4, "P00000002", "birth_date", "1990-01-10", "1990-01-01", "1990-01-10")]
     same = {"P00000001": (_rec("police", "p1"), _rec("grid", "g1", birth_date="1990-01-10"))}
     golden, conf = _run(same, d, lineage)
@@ -84,7 +85,7 @@ def test_a_decision_on_a_merged_id_applies_to_the_survivor_while_its_values_matc
 
 def test_after_a_split_the_decision_applies_where_its_values_are_and_reopens_nowhere_else():
     # P1 split: P3 took the records the decision was made on; P1 kept the id with other values
-    lineage = Lineage("P", pd.DataFrame({"id": ["P00000003"], "event": ["split"], "other_id": ["P00000001"]}))
+    lineage = _events("P00000003", "split", "P00000001")
     d = [_decision(4, "P00000001", "birth_date", "1990-01-10", "1990-01-01", "1990-01-10")]
     people = {"P00000001": (_rec("police", "p1", birth_date="1985-05-05"), _rec("grid", "g1", birth_date="1985-05-06")),
               "P00000003": (_rec("police", "p3"), _rec("grid", "g3", birth_date="1990-01-10"))}
@@ -97,18 +98,6 @@ def test_after_a_split_the_decision_applies_where_its_values_are_and_reopens_now
     golden, conf = _run(people, d, lineage)                  # applies nowhere: reopens on the id it was made on
     assert conf.loc[("P00000001", "birth_date"), "decision_id"] == 4
     assert pd.isna(conf.loc[("P00000003", "birth_date"), "decision_id"])
-
-
-def test_a_decision_older_than_its_id_was_made_on_someone_else_and_never_applies():
-    issued = pd.DataFrame({"first_no": [7], "last_no": [7], "issued_at": ["2026-05-01T00:00:00"]})
-    people = {"P00000007": (_rec("police", "p7"), _rec("grid", "g7", birth_date="1990-01-10"))}
-    old = [_decision(4, "P00000007", "birth_date", "1990-01-10", "1990-01-01", "1990-01-10", at="2026-03-01T00:00:00")]
-    golden, conf = _run(people, old, Lineage("P", issued=issued))
-    assert conf.loc[("P00000007", "birth_date"), "status"] == "open"
-    assert pd.isna(conf.loc[("P00000007", "birth_date"), "decision_id"])
-    new = [{**old[0], "decided_at": "2026-06-01T00:00:00"}]
-    golden, conf = _run(people, new, Lineage("P", issued=issued))
-    assert conf.loc[("P00000007", "birth_date"), "status"] == "resolved"
 
 
 def test_a_decision_on_a_numeric_or_boolean_house_field_keeps_the_column_type():

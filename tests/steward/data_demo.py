@@ -1,7 +1,8 @@
 """A synced 200-person demo for the console's data-layer tests, shared by their modules (one sync per session).
 
-The sample config with phone, name and ID number settled by stewards (so there are open conflicts of several
-fields) and the matching thresholds widened (so `match_review` has pairs). Tests that decide work on a copy
+The sample config with phone, name, ID number and (houses) area settled by stewards (so there are open person
+conflicts of several fields and an open house conflict) and the matching thresholds widened (so `match_review` has
+pairs). Tests that decide work on a copy
 (`fresh_copy`): decisions are append-only, so every test starts from the same state.
 """
 from __future__ import annotations
@@ -26,8 +27,9 @@ PERSONS, SEED = 200, 5
 def steward_config(text: str) -> str:
     wide = text.replace("auto_match: 0.95 ", "auto_match: 0.9999 ").replace("review: 0.6 ", "review: 0.01 ")
     wide = wide.replace("  name: police\n  id_number: police\n", "  name: steward\n  id_number: steward\n")
-    wide = wide.replace("  phone: most_recent\n", "  phone: steward\n")
-    assert wide.count("steward\n") >= 4 and "review: 0.01 " in wide, "the sample config moved: update this helper"
+    wide = wide.replace("  phone: most_recent\n", "  phone: steward\n  area: steward\n")
+    assert wide.count("steward\n") >= 4 and "area: steward" in wide and "review: 0.01 " in wide, \
+        "the sample config moved: update this helper"
     return wide
 
 
@@ -62,8 +64,14 @@ def table(config, sql: str, params=None) -> pd.DataFrame:
         con.close()
 
 
-def open_person_conflicts(config) -> pd.DataFrame:
-    """Open person conflicts with the person's grid_code and the community of their golden house (straight SQL,
-    independent of steward/queues.py)."""
-    return table(config, "SELECT c.*, p.grid_code, h.community FROM person_conflict c JOIN person p USING (person_id) "
-                         "LEFT JOIN house h ON h.house_id = p.house_id WHERE c.status = 'open'")
+def open_conflicts(config) -> pd.DataFrame:
+    """Open person and house conflicts with the grid_code and community of their person (that of their golden house)
+    or house: straight SQL, independent of steward/queues.py."""
+    return table(config, """
+        SELECT 'person' AS entity, c.conflict_id, c.person_id AS entity_id, c.field, c.police_value, c.grid_value,
+               p.grid_code, h.community
+        FROM person_conflict c JOIN person p USING (person_id) LEFT JOIN house h ON h.house_id = p.house_id
+        WHERE c.status = 'open'
+        UNION ALL
+        SELECT 'house', c.conflict_id, c.house_id, c.field, c.police_value, c.grid_value, h.grid_code, h.community
+        FROM house_conflict c JOIN house h USING (house_id) WHERE c.status = 'open'""")

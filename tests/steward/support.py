@@ -1,6 +1,7 @@
 """Helpers for the console's tests: a throwaway config + app, CSRF tokens from pages, logging in.
 
     app = make_app(tmp_path)                       # create_app on a minimal config; state under tmp_path/wh
+    app = console(config_path)                     # … on a given config (e.g. a synced demo)
     add_users(app, ("ann", "steward", []))         # password: password_for("ann")
     client = app.test_client(); login(client, "ann")
     post(client, "/some/endpoint", {"field": "x"}) # with the page's CSRF token
@@ -39,13 +40,18 @@ def write_config(root: Path) -> Path:
     return path
 
 
-def make_app(root: Path, fast_hashing: bool = True, **kwargs):
-    """The console on a minimal config under `root`. `fast_hashing`: the app's user store hashes with cheap argon2
-    parameters (a login costs ~1 ms instead of ~150 ms); the store's own default is tested in test_auth.py."""
-    app = create_app(write_config(root), testing=True, **kwargs)
+def console(config_path: Path, fast_hashing: bool = True, **kwargs):
+    """The console on `config_path`. `fast_hashing`: the app's user store hashes with cheap argon2 parameters (a
+    login costs ~1 ms instead of ~150 ms); the store's own default is tested in test_auth.py."""
+    app = create_app(config_path, testing=True, **kwargs)
     if fast_hashing:
         app.extensions[EXTENSION]["users"].hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     return app
+
+
+def make_app(root: Path, fast_hashing: bool = True, **kwargs):
+    """The console on a minimal config under `root` (no warehouse yet)."""
+    return console(write_config(root), fast_hashing, **kwargs)
 
 
 def password_for(username: str) -> str:

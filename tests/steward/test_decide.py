@@ -45,6 +45,37 @@ def test_pair_target_is_order_independent_and_parses_back():
         pair_target("car", a, b)
 
 
+@pytest.mark.parametrize("a, b", [
+    (("police", "P1"), ("grid", "G:7|x")),                 # a key holding ':' and '|'
+    (("grid", "a|b:c|"), ("police", "|police:")),           # … and '|<source>:' in the later side
+    (("grid", "WG|aaa:1"), ("police", "P:2")),              # '|aaa:' sorts before the real second side
+    (("police", "P1"), ("police", "P1|2")),                 # within-source pair
+])
+def test_parse_pair_target_reads_keys_with_separators(a, b):
+    target = pair_target("person", a, b)
+    assert parse_pair_target(target) == ("person", *sorted((a, b), key=lambda s: f"{s[0]}:{s[1]}"))
+
+
+def test_parse_pair_target_refuses_malformed_targets():
+    for bad in ("garbage", "person|police:P1", "car|grid:1|police:2", "person|grid|police:2", "", "person|",
+                "person|police:B|grid:A", None, 17):
+        assert parse_pair_target(bad) is None, bad
+
+
+def test_add_decisions_is_one_transaction(tmp_path):
+    from warehouse.state import State
+    state = State(tmp_path)
+    first = state.add_decision("conflict", "c0", "v", "ann")
+    rows = [{"kind": "conflict", "target": f"c{i}", "value": str(i), "decided_by": "ann", "reason": "r"}
+            for i in range(1, 4)]
+    assert state.add_decisions(rows) == [first + 1, first + 2, first + 3]
+    got = state.decisions().set_index("decision_id")
+    assert [got.loc[i, "target"] for i in (first + 1, first + 2, first + 3)] == ["c1", "c2", "c3"]
+    with pytest.raises(Exception):                          # the last row breaks NOT NULL: none is kept
+        state.add_decisions(rows + [{"kind": None, "target": "c9", "value": None, "decided_by": "ann"}])
+    assert len(state.decisions()) == 4 and state.add_decisions([]) == []
+
+
 def test_undo_and_field_visit_in_the_decision_model():
     d = _frame([(1, "conflict", "c1", "A", "t1"), (2, "conflict", "c1", "B", "t2"), (3, "undo", "2", None, "t3"),
                 (4, "conflict", "c2", "X", "t4"), (5, "field_visit", "c2", None, "t5"),
@@ -97,8 +128,14 @@ def test_a_corrected_value_goes_through_the_normalisers(config):
     assert decide.decide_conflict(config, STEWARD, bday["conflict_id"], "value", "1980年2月3日").value == "1980-02-03"
     with pytest.raises(ValueError, match="未知的操作"):
         decide.decide_conflict(config, STEWARD, row["conflict_id"], "take_both")
+    with pytest.raises(ValueError, match="理由不能超过"):
+        decide.decide_conflict(config, STEWARD, row["conflict_id"], "take_grid", reason="长" * (decide.MAX_REASON + 1))
+    with pytest.raises(PermissionError, match="登录"):
+        decide.decide_conflict(config, SimpleNamespace(username=" ", role="steward", scopes=()), row["conflict_id"],
+                               "take_grid")
     with pytest.raises(LookupError):
         decide.decide_conflict(config, STEWARD, "no-such-conflict", "take_grid")
+    assert len(decisions(config)) == before + 3, "a refused action appends nothing"
 
 
 def test_viewers_and_users_outside_their_scope_cannot_decide(config):
@@ -182,6 +219,9 @@ def test_bulk_take_grid_phone_for_one_grid_previews_then_applies(config):
     with pytest.raises(decide.StalePlan):
         decide.bulk_apply(config, STEWARD, {"field": "phone", "grid": prefix}, "take_grid", token=plan["token"])
     plan = decide.bulk_preview(config, STEWARD, {"field": "phone", "grid": prefix}, "take_grid")
+    with pytest.raises(ValueError, match="理由"):               # checked per decision: nothing appended
+        decide.bulk_apply(config, STEWARD, {"field": "phone", "grid": prefix}, "take_grid", reason="长" * 501)
+    assert len(decisions(config)) == 1
     done = decide.bulk_apply(config, STEWARD, {"field": "phone", "grid": prefix}, "take_grid", reason="批量",
                              token=plan["token"])
     assert len(done["appended"]) == len(want) - 1

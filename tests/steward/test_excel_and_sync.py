@@ -22,7 +22,7 @@ from steward.store import decisions
 from tests.steward.data_demo import fresh_copy, sync, table
 
 ANN = SimpleNamespace(username="ann", role="steward", scopes=())
-NEW_GRID_PHONE = "13912345678"
+NEW_GRID_PHONE, NEW_POLICE_PHONE = "13912345678", "13987654321"
 
 
 def _person(config, field: str, skip=()) -> dict:
@@ -30,24 +30,26 @@ def _person(config, field: str, skip=()) -> dict:
                 if r["entity"] == "person" and r["conflict_id"] not in skip)
 
 
-def _touch_grid_phone(root, grid_key: str, phone: str) -> None:
-    """The grid system changes one person's phone (and stamps the row newer than any other)."""
-    con = sqlite3.connect(root / "demo" / "grid.sqlite", isolation_level=None)
+def _touch(db, table: str, key_col: str, key: str, column: str, value: str, stamp_col: str) -> None:
+    """A source system changes one column of one row (and stamps it newer than any other row)."""
+    con = sqlite3.connect(db, isolation_level=None)
     try:
-        stamps = parse_timestamp(pd.read_sql_query('SELECT "采集时间" FROM "人口信息"', con)["采集时间"]).dropna()
+        stamps = parse_timestamp(pd.read_sql_query(f'SELECT "{stamp_col}" FROM "{table}"', con)[stamp_col]).dropna()
         newer = (dt.datetime.fromisoformat(str(stamps.max())) + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
-        con.execute('UPDATE "人口信息" SET "联系方式" = ?, "采集时间" = ? WHERE "人口编号" = ?', (phone, newer, grid_key))
+        con.execute(f'UPDATE "{table}" SET "{column}" = ?, "{stamp_col}" = ? WHERE "{key_col}" = ?', (value, newer, key))
     finally:
         con.close()
 
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory):
-    """Decisions of every kind, a workbook exported, one grid phone changed at the source, then a sync."""
+    """Decisions of every kind, a workbook exported, one grid phone and one police phone changed at the source,
+    then a second sync."""
     root = tmp_path_factory.mktemp("excel_sync")
     config = fresh_copy(root)
     a = _person(config, "phone")
     d = _person(config, "phone", skip={a["conflict_id"]})
+    f = _person(config, "phone", skip={a["conflict_id"], d["conflict_id"]})
     b, c, e = _person(config, "name"), _person(config, "birth_date"), _person(config, "id_number")
     dec = {"a": decide.decide_conflict(config, ANN, a["conflict_id"], "take_grid"),
            "b": decide.decide_conflict(config, ANN, b["conflict_id"], "take_police"),
@@ -57,9 +59,12 @@ def synced(tmp_path_factory):
     decide.decide_conflict(config, ANN, c["conflict_id"], "field_visit")        # withdraws c's value
     book = root / "before_sync.xlsx"
     workbook.export_workbook(config, book)
-    _touch_grid_phone(root, d["grid_key"], NEW_GRID_PHONE)
+    first = queues.open_conflicts(config, state="all").items
+    _touch(root / "demo" / "grid.sqlite", "人口信息", "人口编号", d["grid_key"], "联系方式", NEW_GRID_PHONE, "采集时间")
+    _touch(root / "demo" / "police.sqlite", "实有人口", "人员编号", f["police_key"], "联系电话", NEW_POLICE_PHONE, "更新时间")
     sync(root / "gridbridge.yaml")
-    return SimpleNamespace(config=config, root=root, rows={"a": a, "b": b, "c": c, "d": d, "e": e}, dec=dec, book=book)
+    return SimpleNamespace(config=config, root=root, rows={"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}, dec=dec,
+                           book=book, first={r["conflict_id"]: r for r in first})
 
 
 def _conflict(config, conflict_id: str) -> dict:
@@ -85,6 +90,25 @@ def test_the_next_sync_applies_decisions_and_honours_undo_and_field_visits(synce
     assert rows["a"]["conflict_id"] not in states
     copy = table(config, "SELECT decision_id, kind FROM steward_decision ORDER BY decision_id")
     assert list(copy["kind"]) == ["conflict"] * 4 + ["undo", "field_visit"]
+
+
+def test_age_starts_again_when_the_golden_value_changes(synced):
+    """first_seen is the publish since which the conflict's golden field is unchanged: the police phone of `f`
+    changed (the golden value of an open conflict is the police one), so its age starts at the second publish;
+    conflicts nobody touched keep the first. A grid-only change (`d`) does not show in the golden history: it
+    keeps its age (steward/queues.py)."""
+    config, rows = synced.config, synced.rows
+    runs = table(config, "SELECT run_seq, published_at FROM publish_history ORDER BY run_seq")["published_at"].tolist()
+    assert len(runs) == 2 and runs[0] != runs[1]
+    now = {r["conflict_id"]: r for r in queues.open_conflicts(config, state="all").items}
+    f = now[rows["f"]["conflict_id"]]
+    assert f["police_value"] == "+86" + NEW_POLICE_PHONE and f["first_seen"] == runs[1]
+    untouched = [i for i, r in synced.first.items() if r["state"] == "open" and i in now
+                 and i not in {rows[k]["conflict_id"] for k in rows}
+                 and (now[i]["police_value"], now[i]["grid_value"]) == (r["police_value"], r["grid_value"])]
+    assert len(untouched) >= 5
+    assert {now[i]["first_seen"] for i in untouched} == {runs[0]}
+    assert now[rows["d"]["conflict_id"]]["first_seen"] == runs[0]
 
 
 def _fill(book, out, fills: dict[str, tuple[str, str | None]], edits=None):
@@ -114,14 +138,16 @@ def test_import_applies_good_rows_and_reports_the_rest(synced, tmp_path):
     exported = {r["conflict_id"] for r in queues.open_conflicts(config).items}
     names = [r for r in queues.open_conflicts(config, field="name").items if r["conflict_id"] in exported
              and r["conflict_id"] != rows["b"]["conflict_id"]]
-    good, taken_since = names[0], names[1]
+    good, taken_since, wordy = names[0], names[1], names[2]
     ids = [r for r in queues.open_conflicts(config, field="id_number").items if r["conflict_id"] != rows["e"]["conflict_id"]]
     pair, odd_pair = queues.match_reviews(config).items[:2]
     ghost = rows["b"]["conflict_id"]
     fills = {good["conflict_id"]: ("采用公安值", None), rows["d"]["conflict_id"]: ("采用网格值", None),
              ids[0]["conflict_id"]: ("更正为", "640202199001011234"), taken_since["conflict_id"]: ("采用网格值", None),
-             ghost: ("采用网格值", None), pair["pair_id"]: ("同一人", None), odd_pair["pair_id"]: ("也许", None)}
-    edits = {(ghost, workbook.CONFLICT_HIDDEN[0][1]): "ffffffffffffffff"}
+             ghost: ("采用网格值", None), pair["pair_id"]: ("同一人", None), odd_pair["pair_id"]: ("也许", None),
+             wordy["conflict_id"]: ("采用网格值", None)}
+    edits = {(ghost, workbook.CONFLICT_HIDDEN[0][1]): "ffffffffffffffff",
+             (wordy["conflict_id"], workbook.REASON): "长" * (decide.MAX_REASON + 1)}
     filled = _fill(synced.book, tmp_path / "filled.xlsx", fills, edits)
     decide.decide_conflict(config, ANN, taken_since["conflict_id"], "take_police")      # someone else, after export
     before = len(decisions(config))
@@ -133,10 +159,10 @@ def test_import_applies_good_rows_and_reports_the_rest(synced, tmp_path):
     problems = {(p["id"], p["problem"]) for p in report.problems}
     assert problems == {(rows["d"]["conflict_id"], "stale"), (taken_since["conflict_id"], "stale"),
                         ("ffffffffffffffff", "unknown"), (ids[0]["conflict_id"], "invalid"),
-                        (odd_pair["pair_id"], "invalid")}
+                        (odd_pair["pair_id"], "invalid"), (wordy["conflict_id"], "invalid")}
     assert {a["id"] for a in report.applied} == {good["conflict_id"], pair["pair_id"]}
     new = decisions(config).iloc[before:]
-    assert len(new) == 2
+    assert len(new) == 2 and sorted(a["decision_id"] for a in report.applied) == new["decision_id"].tolist()
     got = new.set_index("target")
     assert got.loc[good["conflict_id"], "value"] == good["police_value"]
     assert got.loc[good["conflict_id"], "grid_value"] == good["grid_value"]
@@ -149,8 +175,7 @@ def test_exported_workbook_has_chinese_headers_text_ids_a_drop_down_and_hidden_i
     config = synced.config
     out = workbook.export_workbook(config, tmp_path / "open.xlsx")
     assert stat.S_IMODE(out["path"].stat().st_mode) == 0o600
-    items = queues.open_conflicts(config).items
-    assert out["conflicts"] == len(items) and out["reviews"] == queues.match_reviews(config).total
+    assert out["conflicts"] == queues.open_conflicts(config).total and out["reviews"] == queues.match_reviews(config).total
     wb = load_workbook(out["path"])
     ws = wb[workbook.CONFLICT_SHEET]
     head = [c.value for c in ws[1]]
@@ -170,7 +195,17 @@ def test_exported_workbook_has_chinese_headers_text_ids_a_drop_down_and_hidden_i
     first_hidden = ws.cell(row=1, column=col["差异编号"] + 1).column_letter
     assert first_hidden in hidden and ws.cell(row=1, column=col["决定"] + 1).column_letter not in hidden
     pairs = wb[workbook.PAIR_SHEET]
-    assert any("同一人" in dv.formula1 for dv in pairs.data_validations.dataValidation)
+    assert any("同一人" in dv.formula1 and "同一房屋" in dv.formula1 for dv in pairs.data_validations.dataValidation)
+
+
+def test_a_failed_export_leaves_no_partial_file(synced, tmp_path, monkeypatch):
+    def broken(tmp, conflicts, pairs):
+        tmp.write_bytes(b"half a workbook")
+        raise OSError("disk full")
+    monkeypatch.setattr(workbook, "_write", broken)
+    with pytest.raises(OSError):
+        workbook.export_workbook(synced.config, tmp_path / "out" / "open.xlsx")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def _cli(*argv) -> int:

@@ -1,15 +1,17 @@
-"""The work queues on a synced demo: what they list, filters, scope, order, pages, age, counts and detail pages."""
+"""The work queues on a synced demo: what they list, filters, scope, order, pages, age, counts, the home page and
+detail pages."""
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
 from schemas.config import load
 from steward import queues
 from steward.decisions_model import pair_target
-from tests.steward.data_demo import base, open_person_conflicts, table
+from tests.steward.data_demo import base, fresh_copy, open_conflicts, table
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +24,11 @@ def _ids(page) -> list[str]:
 
 
 def test_the_queue_lists_every_open_conflict_most_important_first(config):
-    truth = open_person_conflicts(config)
-    houses = table(config, "SELECT conflict_id FROM house_conflict WHERE status = 'open'")
-    assert len(truth) >= 10 and truth["field"].nunique() >= 3, "the demo has too few open conflicts to test with"
+    truth = open_conflicts(config)
+    assert len(truth) >= 10 and truth["field"].nunique() >= 4, "the demo has too few open conflicts to test with"
+    assert (truth["entity"] == "house").any(), "the demo has no open house conflict (area: steward)"
     page = queues.open_conflicts(config)
-    assert page.total == len(truth) + len(houses)
-    assert set(_ids(page)) == set(truth["conflict_id"]) | set(houses["conflict_id"])
+    assert page.total == len(truth) and set(_ids(page)) == set(truth["conflict_id"])
     impacts = [r["impact"] for r in page.items]
     assert impacts == sorted(impacts, reverse=True)
     tiers = [r["tier"] for r in page.items]
@@ -37,7 +38,12 @@ def test_the_queue_lists_every_open_conflict_most_important_first(config):
     by_id = truth.set_index("conflict_id")
     for r in page.items:                              # values and places straight from the warehouse
         t = by_id.loc[r["conflict_id"]]
-        assert (r["police_value"], r["grid_value"], r["grid_code"]) == (t["police_value"], t["grid_value"], t["grid_code"])
+        assert (r["entity"], r["entity_id"], r["police_value"], r["grid_value"], r["grid_code"], r["community"]) == \
+            (t["entity"], t["entity_id"], t["police_value"], t["grid_value"], t["grid_code"], t["community"])
+    house = next(r for r in page.items if r["entity"] == "house")
+    address = table(config, "SELECT address FROM house WHERE house_id = ?", [house["entity_id"]]).iloc[0, 0]
+    assert (house["entity_label"], house["field_label"], house["label"]) == ("房屋", "面积（平方米）", address)
+    assert house["tier"] == 2
 
 
 def test_household_size_orders_conflicts_within_a_tier(config):
@@ -49,15 +55,20 @@ def test_household_size_orders_conflicts_within_a_tier(config):
     sizes = table(config, "SELECT house_id, count(*) AS n FROM person GROUP BY house_id").set_index("house_id")["n"]
     houses = table(config, "SELECT person_id, house_id FROM person").set_index("person_id")["house_id"]
     for r in items:
-        house = houses[r["entity_id"]]
-        assert r["members"] == (sizes[house] if house is not None else 1)
+        if r["entity"] == "person":                   # persons sharing the golden house (1: alone or no house)
+            house = houses[r["entity_id"]]
+            assert r["members"] == (sizes[house] if house is not None else 1)
+        else:                                         # a house: its residents
+            assert r["members"] == sizes.get(r["entity_id"], 0)
 
 
 def test_filters_by_field_grid_and_community(config):
-    truth = open_person_conflicts(config)
+    truth = open_conflicts(config)
     field = truth["field"].value_counts().index[0]
     got = queues.open_conflicts(config, field=field)
     assert set(_ids(got)) == set(truth.loc[truth["field"] == field, "conflict_id"]) and got.total > 0
+    got = queues.open_conflicts(config, entity="house")
+    assert set(_ids(got)) == set(truth.loc[truth["entity"] == "house", "conflict_id"])
     grid = truth["grid_code"].dropna().iloc[0][:9]
     got = queues.open_conflicts(config, grid=grid)
     assert set(_ids(got)) == set(truth.loc[truth["grid_code"].fillna("").str.startswith(grid), "conflict_id"])
@@ -68,7 +79,7 @@ def test_filters_by_field_grid_and_community(config):
 
 
 def test_a_scoped_user_sees_only_their_grids_and_communities(config):
-    truth = open_person_conflicts(config)
+    truth = open_conflicts(config)
     community = truth["community"].value_counts().index[0]
     grid = truth.loc[truth["community"] != community, "grid_code"].dropna().iloc[0]
     scope = [community, grid]
@@ -87,7 +98,9 @@ def test_pages_cover_the_queue_once(config):
     assert queues.open_conflicts(config, limit=4, offset=len(whole) + 10).total == len(whole)
 
 
-def test_age_counts_days_since_the_conflict_was_first_published(config):
+def test_age_is_whole_days_since_first_seen_and_filters(config):
+    """The arithmetic of age_days and min_age_days (which publish first_seen is: test_excel_and_sync.py, with two
+    publishes)."""
     published = table(config, "SELECT published_at FROM publish_history ORDER BY run_seq DESC LIMIT 1").iloc[0, 0]
     later = dt.datetime.fromisoformat(published).timestamp() + 3 * 86400 + 60
     items = queues.open_conflicts(config, now=later).items
@@ -97,14 +110,37 @@ def test_age_counts_days_since_the_conflict_was_first_published(config):
 
 
 def test_counts_for_the_home_page(config):
-    truth = open_person_conflicts(config)
+    truth = open_conflicts(config)
     c = queues.counts(config)
     assert c["conflicts"]["queue"] == len(truth) and c["conflicts"]["by_state"] == {"open": len(truth)}
     assert c["conflicts"]["by_field"] == truth["field"].value_counts().to_dict()
+    assert c["conflicts"]["by_entity"] == truth["entity"].value_counts().to_dict()
     reviews = table(config, "SELECT entity, count(*) AS n FROM match_review GROUP BY entity")
     assert c["reviews"]["queue"] == reviews["n"].sum() > 0
     assert c["reviews"]["by_entity"] == dict(zip(reviews["entity"], reviews["n"]))
     assert c["warehouse"]["run_id"] == table(config, "SELECT run_id FROM publish_history").iloc[0, 0]
+
+
+def test_the_home_page_shows_the_users_counts(tmp_path):
+    from tests.steward.support import add_users, console, login
+    config = fresh_copy(tmp_path / "demo")
+    truth = open_conflicts(config)
+    reviews = len(table(config, "SELECT pair_id FROM match_review"))
+    community = truth["community"].value_counts().index[0]
+    mine = truth[truth["community"] == community]
+    app = console(tmp_path / "demo" / "gridbridge.yaml")
+    add_users(app, ("all", "viewer", []), ("one", "viewer", [community]))
+
+    def shown(user) -> dict[str, int]:
+        client = app.test_client()
+        login(client, user)
+        html = client.get("/").get_data(as_text=True)
+        return {k: int(n) for k, n in re.findall(r'id="count-(\w+)">\s*<span class="number">(\d+)</span>', html)}
+    assert shown("all") == {"reviews": reviews, "person": int((truth["entity"] == "person").sum()),
+                            "house": int((truth["entity"] == "house").sum()), "field_visit": 0, "pending": 0}
+    got = shown("one")
+    assert (got["person"], got["house"]) == ((mine["entity"] == "person").sum(), (mine["entity"] == "house").sum())
+    assert got["person"] < shown("all")["person"]
 
 
 def test_review_queue_and_detail(config):
@@ -115,6 +151,7 @@ def test_review_queue_and_detail(config):
     r = page.items[0]
     assert r["target"] == pair_target(r["entity"], (r["left_source"], r["left_key"]), (r["right_source"], r["right_key"]))
     d = queues.review_detail(config, r["pair_id"])
+    assert d["target"] == r["target"]
     assert {w["name"]: w["weight"] for w in d["weights"]} == json.loads(r["weights"])
     assert all(w["label"] for w in d["weights"])
     for name in ("left", "right"):
@@ -144,3 +181,17 @@ def test_conflict_detail_shows_both_records_their_households_and_houses(config):
         assert "".join(t for t, _ in d["diff"][side]) == row[f"{side}_value"]
         assert any(changed for _, changed in d["diff"][side])
     assert queues.conflict_detail(config, "no-such-conflict") is None
+
+
+def test_house_conflict_detail_shows_both_houses_and_their_residents(config):
+    row = next(r for r in queues.open_conflicts(config, entity="house").items)
+    d = queues.conflict_detail(config, row["conflict_id"])
+    assert d["entity"]["house_id"] == row["entity_id"] and d["conflict"]["field_label"] == "面积（平方米）"
+    for side in ("police", "grid"):
+        rec = d[side]["record"]
+        assert rec["source_key"] == row[f"{side}_key"] and d[side]["house"] == rec
+        residents = table(config, "SELECT x.source_key FROM person p JOIN person_xref x USING (person_id) "
+                                  "WHERE p.house_id = ? AND x.source = ?", [row["entity_id"], side])
+        assert {m["source_key"] for m in d[side]["members"]} <= set(residents["source_key"])
+        assert all(m["house_key"] == rec["source_key"] for m in d[side]["members"])
+    assert any(d[side]["members"] for side in ("police", "grid")), "no residents shown for the house"
