@@ -20,7 +20,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -29,7 +29,7 @@ from steward.context import EXTENSION, get_config
 from steward.users import ROLE_LABELS, UserStore
 
 log = logging.getLogger("gridbridge.steward")
-PAGES = ("steward.admin",)          # blueprint modules, each with a `bp`; the queue/review pages join this list
+PAGES = ("steward.pages_reviews", "steward.pages_conflicts", "steward.pages_decisions", "steward.admin")
 SECRET_FILE = "steward_secret"
 DEFAULT_SESSION_MINUTES = 30.0
 SESSION_MAX_SECONDS = 12 * 3600
@@ -102,7 +102,7 @@ def create_app(config_path, *, testing: bool = False, session_minutes: float | N
 
 
 def home():
-    from steward.home import LABELS, home_counts
+    from steward.home import LABELS, LINKS, home_counts
     from steward.store import NoWarehouse
 
     notice = None
@@ -115,7 +115,8 @@ def home():
             raise
         log.exception("home page counts failed")
         counts, notice = {}, "暂时无法读取数据仓库的计数，请稍后刷新"
-    items = [{"key": k, "label": LABELS.get(k, k), "count": v} for k, v in counts.items()]
+    items = [{"key": k, "label": LABELS.get(k, k), "count": v, "href": url_for(LINKS[k][0], **LINKS[k][1])}
+             for k, v in counts.items()]
     return render_template("home.html", items=items, notice=notice)
 
 
@@ -125,6 +126,7 @@ def _error(status: int, title: str, message: str):
 
 def _install_page_helpers(app: Flask) -> None:
     from schemas.normalise.masking import mask_value
+    from steward.page_helpers import sees_full_values, shown
 
     # `{{ v|mask_id }}` / `{{ v|mask_phone }}`: one value for display (a string), masked as its kind of field
     app.jinja_env.filters["mask_id"] = lambda v: mask_value("id_number", v)
@@ -136,7 +138,7 @@ def _install_page_helpers(app: Flask) -> None:
         if current_user.is_authenticated:
             nav = [{"endpoint": e, "label": label} for e, label, role in app.extensions[EXTENSION]["nav"]
                    if current_user.has_role(role)]
-        return {"nav": nav, "role_labels": ROLE_LABELS}
+        return {"nav": nav, "role_labels": ROLE_LABELS, "shown": shown, "full_values": sees_full_values()}
 
     @app.errorhandler(CSRFError)
     def _csrf(e):

@@ -14,6 +14,13 @@ LABELS = {
     "field_visit": "待网格员核实",
     "pending": "已决定，下次同步生效",
 }
+LINKS = {                      # where each count leads: endpoint and query arguments
+    "reviews": ("reviews.queue", {}),
+    "person": ("conflicts.queue", {"entity": "person"}),
+    "house": ("conflicts.queue", {"entity": "house"}),
+    "field_visit": ("conflicts.queue", {"state": "field_visit"}),
+    "pending": ("decisions.log", {}),
+}
 
 
 def home_counts(config, user) -> dict[str, int]:

@@ -135,3 +135,26 @@ def normalise_value(entity: str, field: str, text, *, area_code: str | None = No
     if field in ("area", "tenant_count"):
         return _number(text, field, label)
     return _text(text, label)
+
+
+PERSON_TYPE_LABELS = {"registered": "户籍人口", "floating": "流动人口", "foreign": "境外人员"}
+STATUS_LABELS = {"active": "正常", "deceased": "死亡", "moved_out": "迁出", "deregistered": "注销"}
+
+
+def display_value(field: str, value) -> str | None:
+    """A canonical value as a steward reads it: a code with its name from the GB/T table (`1 男`, `03 回族`),
+    person type / status / yes-no in Chinese; anything else unchanged (as text)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    field, text = base_field(field), str(value)
+    if field in _CODE_TABLE:
+        from schemas.codes import code_table
+        name = code_table(_CODE_TABLE[field]).get(text)
+        return f"{text} {name}" if name else text
+    if field == "person_type":
+        return PERSON_TYPE_LABELS.get(text, text)
+    if field == "status":
+        return STATUS_LABELS.get(text, text)
+    if field == "is_rented":
+        return {"True": "是", "False": "否", "true": "是", "false": "否"}.get(text, text)
+    return text

@@ -1,0 +1,65 @@
+"""Small helpers the console's pages share: the user's scopes, what a viewer may see, the no-warehouse page.
+
+Stewards see full values (they decide on them); a viewer sees ID numbers and phones masked as the analysts'
+views show them (`schemas.normalise.masking`): `masked_rows` for queue rows (one vectorised call per column) and
+the `shown(field, value)` template global for single values.
+"""
+from __future__ import annotations
+
+import pandas as pd
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from schemas.normalise.masking import mask_fields, mask_value
+from steward.users import in_scope
+from steward.values import display_value
+
+
+def scopes() -> list[str]:
+    return list(getattr(current_user, "scopes", ()) or ())
+
+
+def sees_full_values() -> bool:
+    return bool(current_user.is_authenticated and current_user.has_role("steward"))
+
+
+def user_may_see(values) -> bool:
+    """The record with these grid_code/community values is in the user's scopes."""
+    return in_scope(scopes(), *values)
+
+
+def masked_rows(rows: list[dict], columns, field_key: str = "field") -> list[dict]:
+    """`rows` as they are for a steward; for a viewer, `columns` masked by each row's field (`field_key`)."""
+    if sees_full_values() or not rows:
+        return rows
+    fields = pd.Series([r.get(field_key) for r in rows], dtype=object)
+    out = [dict(r) for r in rows]
+    for col in columns:
+        if any(col in r for r in rows):
+            masked = mask_fields(fields, pd.Series([r.get(col) for r in rows], dtype=object))
+            for r, v in zip(out, masked):
+                r[col] = v
+    return out
+
+
+def shown(field: str, value):
+    """One value for display (codes with their names: values.display_value): as it is for a steward, masked by
+    `field` for a viewer."""
+    value = display_value(field, value)
+    if value is None or sees_full_values():
+        return value
+    return mask_value(field, value)
+
+
+def no_warehouse(error) -> tuple[str, int]:
+    return render_template("error.html", status=503, title="还没有数据", message=str(error)), 503
+
+
+def redirect_to_next(page, *, after: str, id_key: str, pos: int, args, queue: str, detail: str):
+    """To the detail page (`detail` endpoint, `id_key` argument) of the first row of `page` (the queue at `pos`,
+    two rows) other than `after` (the one just decided or skipped), or back to the `queue` when none is left."""
+    nxt = [r for r in page.items if r[id_key] != after]
+    if not nxt:
+        flash("这个队列已经处理完了" if page.total == 0 else "已到队列末尾", "info")
+        return redirect(url_for(queue, **args.link(page=1)))
+    return redirect(url_for(detail, **{id_key: nxt[0][id_key]}, pos=max(0, pos), **args.link()))
