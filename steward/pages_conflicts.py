@@ -149,7 +149,8 @@ def bulk_preview():
     except NoWarehouse as e:
         return no_warehouse(e)
     plan["changes"] = masked_rows(plan["changes"], ("police_value", "grid_value", "new_value"))
-    return render_template("bulk.html", plan=plan, args=args, action=action, listed=plan["changes"][:300])
+    return render_template("bulk.html", plan=plan, args=args, action=action, listed=plan["changes"][:300],
+                           state_labels=queues.STATE_LABELS)
 
 
 @bp.post("/conflicts/bulk/apply")

@@ -7,7 +7,8 @@ decorator), so no file or folder is ever readable by others, not even for a mome
 
 `pause_point("publish_build")` does nothing unless the environment says `GRIDBRIDGE_PAUSE_AT=publish_build`;
 then it writes the stage name into the file `GRIDBRIDGE_PAUSE_MARKER` (the test waits for it) and sleeps
-until the test kills the process (at most `PAUSE_SECONDS`, after which the run simply goes on).
+until the test kills the process or deletes the marker (at most `PAUSE_SECONDS`, after which the run simply goes
+on).
 Stages: extract, standardise, match, publish_build (the new warehouse file is complete, not yet renamed in),
 publish_swapped (renamed in, the run log not yet told).
 """
@@ -67,4 +68,6 @@ def pause_point(stage: str) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(f"{stage} {os.getpid()}\n")
         os.replace(tmp, marker)  # the test sees the marker whole or not at all
-    time.sleep(PAUSE_SECONDS)
+    end = time.monotonic() + PAUSE_SECONDS
+    while time.monotonic() < end and (not marker or os.path.exists(marker)):
+        time.sleep(0.05)     # a test that deletes the marker lets the run go on
