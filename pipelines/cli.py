@@ -102,7 +102,12 @@ def cmd_demo(args) -> int:
     print(f"demo sources for {args.persons} persons written in {time.time() - t0:.1f} s: "
           f"{paths.police_db}, {paths.grid_db} (truth: {paths.truth_db})")
     print(f"config: {config_path}\n")
-    return run_sync(str(config_path), full=True)
+    rc = run_sync(str(config_path), full=True)
+    if rc == 0:
+        print("\nnext: review the conflicts and uncertain pairs in the stewards' console —\n"
+              f"  .venv/bin/gridbridge steward add-user admin --role admin --config {config_path}\n"
+              f"  .venv/bin/gridbridge steward --config {config_path}        # then open http://127.0.0.1:8050")
+    return rc
 
 
 def cmd_sync(args) -> int:
