@@ -184,6 +184,8 @@ def cmd_serve(args) -> int:
     from steward.context import EXTENSION
     if not app.extensions[EXTENSION]["users"].list():
         print("no console users yet: gridbridge steward add-user NAME --role admin", file=sys.stderr)
+    from steward import queues
+    queues.keep_warm(app.extensions[EXTENSION]["config"])
     url_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"stewards' console on http://{url_host}:{args.port}/ (Ctrl+C stops it)", flush=True)
     try:

@@ -126,7 +126,7 @@ def _error(status: int, title: str, message: str):
 
 def _install_page_helpers(app: Flask) -> None:
     from schemas.normalise.masking import mask_value
-    from steward.page_helpers import sees_full_values, shown
+    from steward.page_helpers import label, sees_full_values, shown
 
     # `{{ v|mask_id }}` / `{{ v|mask_phone }}`: one value for display (a string), masked as its kind of field
     app.jinja_env.filters["mask_id"] = lambda v: mask_value("id_number", v)
@@ -138,7 +138,8 @@ def _install_page_helpers(app: Flask) -> None:
         if current_user.is_authenticated:
             nav = [{"endpoint": e, "label": label} for e, label, role in app.extensions[EXTENSION]["nav"]
                    if current_user.has_role(role)]
-        return {"nav": nav, "role_labels": ROLE_LABELS, "shown": shown, "full_values": sees_full_values()}
+        return {"nav": nav, "role_labels": ROLE_LABELS, "shown": shown, "label": label,
+                "full_values": sees_full_values()}
 
     @app.errorhandler(CSRFError)
     def _csrf(e):

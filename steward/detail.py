@@ -5,12 +5,12 @@ canonical field of the police and the grid row, their raw row) are the standardi
 `<state dir>/work/stg_<source>_<entity>.parquet` (the same files `gridbridge explain` reads; each is replaced
 atomically). While a sync runs they may already be that sync's records (newer than the warehouse).
 
-Cost (benchmarks/steward_queue.py: 100,000 persons, 2 CPUs): a detail page takes about 160–170 ms, and grows with
-the district. Roughly: opening and closing the warehouse 25 ms; the conflict's or pair's queue row with its age
-50 ms (the walk over the entity's golden history); golden records, xrefs and the published run 15 ms; decisions
-10 ms; the standardised records 55 ms. Each standardised file a page needs is read once, with one filter for
-everything the page shows from it (its column list is kept per file version); but a read still scans the whole
-key column, about 15 ms per 100,000 records, and a person's household is a second pass within that read.
+Cost (benchmarks/steward_queue.py: 100,000 persons, 10,500 open conflicts, 2 CPUs): a whole detail page takes
+about 130–140 ms of server time. An open conflict's or pair's queue row comes from the queues' warm snapshot; one
+in another status costs its own query (about 50 ms). Opening the warehouse takes about 12 ms. Reading the
+standardised records takes about 60 ms: each file a page needs is read once, with one filter for everything the
+page shows from it (its column list is kept per file version), but a read still scans the whole key column (about
+15 ms per 100,000 records), and a person's household is a second pass within that read.
 """
 from __future__ import annotations
 

@@ -42,6 +42,42 @@ def masked_rows(rows: list[dict], columns, field_key: str = "field") -> list[dic
     return out
 
 
+def premask(records, fields=None) -> None:
+    """Mask the values of `records` (dicts; None skipped) in place, each by its field, in one vectorised call for
+    the whole page: every string value, or only those of `fields`. Templates then show them through `label`."""
+    refs = [(r, k) for r in records if r for k, v in r.items()
+            if isinstance(v, str) and (fields is None or k in fields)]
+    if not refs:
+        return
+    masked = mask_fields(pd.Series([k for _, k in refs], dtype=object),
+                         pd.Series([r[k] for r, k in refs], dtype=object))
+    for (r, k), v in zip(refs, masked):
+        r[k] = v
+
+
+def page_records(d: dict, sides) -> list[dict]:
+    """The source records, houses and household members of a detail page (`sides`: its side keys)."""
+    out = []
+    for name in sides:
+        s = d.get(name) or {}
+        out += [s.get("record"), s.get("house"), s.get("golden"), *(s.get("members") or [])]
+    return out
+
+
+def mask_page(d: dict, sides) -> None:
+    """A detail page's records as the user may see them: household members' ID numbers and phones masked for
+    everyone (they are not what is being decided), everything masked for a viewer."""
+    members = [m for name in sides for m in ((d.get(name) or {}).get("members") or [])]
+    premask(members, {"id_number", "phone"})
+    if not sees_full_values():
+        premask(page_records(d, sides))
+
+
+def label(field: str, value):
+    """A value already masked as the user may see it (`mask_page`), as a steward reads it (codes named)."""
+    return display_value(field, value)
+
+
 def shown(field: str, value):
     """One value for display (codes with their names: values.display_value): as it is for a steward, masked by
     `field` for a viewer."""

@@ -23,7 +23,7 @@ from steward.auth import require_role
 from steward.context import add_nav, get_config
 from steward.detail import char_diff
 from steward.decisions_model import ACTION_LABELS, CONFLICT_ACTIONS, FIELD_VISIT
-from steward.page_helpers import masked_rows, no_warehouse, redirect_to_next, scopes, user_may_see
+from steward.page_helpers import mask_page, masked_rows, no_warehouse, redirect_to_next, scopes, user_may_see
 from steward.queue_args import PAGE_SIZE, QueueArgs
 from steward.store import NoWarehouse
 from steward.values import InvalidValue, display_value
@@ -53,14 +53,13 @@ def _args() -> QueueArgs:
 @bp.get("/conflicts")
 def queue():
     args = _args()
-    config = get_config()
     try:
-        page = queues.open_conflicts(config, scope=scopes(), **args.query(), limit=PAGE_SIZE, offset=args.offset)
-        tally = queues.counts(config, scopes())["conflicts"]
+        page = queues.open_conflicts(get_config(), scope=scopes(), **args.query(), limit=PAGE_SIZE,
+                                     offset=args.offset)
     except NoWarehouse as e:
         return no_warehouse(e)
     items = with_diffs(masked_rows(page.items, MASKED))
-    fields = sorted(tally["by_field"].items(), key=lambda kv: -kv[1])
+    fields = sorted(page.fields.items(), key=lambda kv: -kv[1])
     return render_template("conflicts.html", page=page, items=items, args=args, state_choices=STATE_CHOICES,
                            fields=[(f, queues.field_label(f), n) for f, n in fields], page_size=PAGE_SIZE,
                            bulk_actions=[(a, ACTION_LABELS[a]) for a in decide.BULK_ACTIONS])
@@ -88,6 +87,7 @@ def _detail_page(conflict_id: str, error: str | None = None, status: int = 200, 
     if d is None:
         abort(404)
     row = with_diffs([d["conflict"]])[0]
+    mask_page(d, ("police", "grid"))
     if not user_may_see(decide.conflict_scope(row)):
         abort(403)
     args = _args() if request.method == "GET" else QueueArgs.from_request(request.form, conflicts=True)

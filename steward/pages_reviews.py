@@ -21,7 +21,7 @@ from steward.auth import require_role
 from steward.context import add_nav, get_config
 from steward.decisions_model import HOUSE_PAIR_LABELS, PAIR_LABELS, PAIR_VALUES, UNSURE
 from steward.detail import char_diff
-from steward.page_helpers import no_warehouse, redirect_to_next, scopes, user_may_see
+from steward.page_helpers import mask_page, no_warehouse, redirect_to_next, scopes, user_may_see
 from steward.queue_args import PAGE_SIZE, QueueArgs
 from steward.store import NoWarehouse
 from steward.values import display_value
@@ -89,6 +89,7 @@ def detail(pair_id: str):
     if d is None:
         abort(404)
     pair = d["pair"]
+    mask_page(d, ("left", "right"))
     if not user_may_see(decide.pair_scope(pair)):
         abort(403)
     labels = PAIR_LABELS if pair["entity"] == "person" else HOUSE_PAIR_LABELS

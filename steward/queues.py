@@ -4,7 +4,9 @@ Read-only: the published warehouse (DuckDB, read-only, opened for the call and c
 decisions in state.sqlite, so a decision made since the last sync shows at once ("decided, applies at the next
 sync"). What comes from the warehouse only changes when a sync swaps the file in, so it is read once per published
 file (keyed by the file's inode, size and mtime; a swapped-in file is read afresh on the next call) and kept in
-memory; the decisions are read at every call. A queue page is then a filter and a sort of a small frame.
+memory; the decisions are read at every call. A queue page is then a filter and a sort of a small frame. The
+console server keeps the snapshots warm (`keep_warm`: re-read within 2 s of a sync swapping a new file in), so no
+steward pays for the first read; a detail page of an open conflict or pair takes its row from them too.
 
 **State** of a queue row (`state`, `state_label`):
 - `open` — nobody decided; `reopened` — a decision was made on values that have since changed at the source
@@ -32,6 +34,7 @@ community (a person's grid cell and the community of their golden house) starts 
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -63,6 +66,7 @@ class Page:
     limit: int
     offset: int
     warehouse: dict = dc_field(default_factory=dict)      # run_seq, run_id, published_at of the published run
+    fields: dict = dc_field(default_factory=dict)         # conflicts: {field: rows} under every filter but `field`
 
 
 # --- the warehouse part, once per published file -------------------------------------------------
@@ -94,6 +98,52 @@ def _snapshot(config, kind: str) -> tuple[pd.DataFrame, dict]:
         with _lock:
             _cache[key] = (before, frame, info)
     return frame, info
+
+
+def _cached(config, kind: str, column: str, ids: list[str]) -> tuple[pd.DataFrame, dict] | None:
+    """Rows `ids` of the in-memory snapshot when it is warm for the current warehouse file and has them all (open
+    conflicts / reviews): a detail page then skips its one-row queue query. None otherwise."""
+    path = str(config.warehouse_path)
+    with _lock:
+        hit = _cache.get((path, kind))
+    if hit is None or hit[0] != _identity(path):
+        return None
+    rows = hit[1][hit[1][column].isin(ids)]
+    return (rows, hit[2]) if rows[column].nunique() == len(set(ids)) else None
+
+
+def warm(config) -> bool:
+    """Read both queue snapshots if the published warehouse is new since they were read; True if it read."""
+    path = str(config.warehouse_path)
+    ident = _identity(path)
+    if ident is None:
+        return False
+    with _lock:
+        fresh = all((hit := _cache.get((path, kind))) is not None and hit[0] == ident
+                    for kind in ("conflicts", "reviews"))
+    if fresh:
+        return False
+    for kind in ("conflicts", "reviews"):
+        _snapshot(config, kind)
+    return True
+
+
+def keep_warm(config, every: float = 2.0) -> threading.Thread:
+    """A daemon thread that re-reads the snapshots within `every` seconds of a sync swapping a new warehouse in,
+    so the first steward after a sync does not wait for them (the console server starts it)."""
+    log = logging.getLogger("gridbridge.steward")
+
+    def loop():
+        while True:
+            try:
+                if warm(config):
+                    log.info("queues read from the newly published warehouse")
+            except Exception:  # noqa: BLE001  a sync mid-swap, a missing file: the next round tries again
+                log.debug("warming the queues failed", exc_info=True)
+            time.sleep(every)
+    thread = threading.Thread(target=loop, name="gridbridge-queue-warmer", daemon=True)
+    thread.start()
+    return thread
 
 
 def clear_cache() -> None:
@@ -209,17 +259,21 @@ def open_conflicts(config, *, scope=None, grid=None, community=None, field=None,
 
 def select_conflicts(config, *, scope=None, grid=None, community=None, field=None, entity=None, state=None,
                      min_age_days=None, limit=None, offset=0, now=None) -> Page:
-    """`open_conflicts` without the page-size cap (`limit=None`: every row): for bulk actions and exports."""
+    """`open_conflicts` without the page-size cap (`limit=None`: every row): for bulk actions and exports.
+    `Page.fields` counts the rows per field under all the other filters (the field drop-down of the queue page)."""
     frame, info = _snapshot(config, "conflicts")
     if entity:
         frame = frame[frame["entity"] == entity]
-    if field:
-        frame = frame[frame["field"] == field]
     out = conflict_rows(frame, conflict_decisions(decisions(config)), now)
     out = _filter(out, scope=scope, grid=grid, community=community, state=state, min_age_days=min_age_days,
                   scope_cols=["grid_code", "community"], grid_cols=["grid_code"], community_cols=["community"])
+    fields = {str(k): int(v) for k, v in out["field"].value_counts().items()}
+    if field:
+        out = out[out["field"] == field]
     out = out.sort_values(["impact", "conflict_id"], ascending=[False, True], kind="stable")
-    return _page(out, limit, max(0, int(offset)), info, _decorate_conflict)
+    page = _page(out, limit, max(0, int(offset)), info, _decorate_conflict)
+    page.fields = fields
+    return page
 
 
 def lookup_conflicts(config, conflict_ids, now=None, *, con=None, decided=None) -> dict[str, dict]:
@@ -229,7 +283,10 @@ def lookup_conflicts(config, conflict_ids, now=None, *, con=None, decided=None) 
     ids = [str(i) for i in conflict_ids if i]
     if not ids:
         return {}
-    if con is None:
+    warm = _cached(config, "conflicts", "conflict_id", ids)
+    if warm is not None:
+        frame = warm[0]
+    elif con is None:
         with warehouse(config) as own:
             frame = conflict_table(own, conflict_ids=ids, statuses=())
     else:
@@ -272,7 +329,10 @@ def lookup_reviews(config, pair_ids, now=None, *, con=None, decided=None, info=N
     ids = [str(i) for i in pair_ids if i]
     if not ids:
         return {}
-    if con is None:
+    warm = _cached(config, "reviews", "pair_id", ids)
+    if warm is not None:
+        frame, info = warm
+    elif con is None:
         with warehouse(config) as own:
             frame, info = review_table(own, pair_ids=ids, statuses=()), published(own)
     else:

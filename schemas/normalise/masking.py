@@ -98,9 +98,15 @@ def mask_fields(fields: pd.Series, values: pd.Series) -> pd.Series:
     base = pd.Series(fields, dtype=object).astype(str).str.split("~").str[0].to_numpy()
     v = pd.Series(values, dtype=object).reset_index(drop=True)
     v = v.where(v.isna(), v.astype(str))
-    out = v.map(lambda x: None if x is None or x != x else mask_text(x))
-    is_id, is_phone = pd.Series(base).isin(ID_FIELDS), pd.Series(base).isin(PHONE_FIELDS)
-    out = out.where(~is_id, mask_id(v)).where(~is_phone, mask_phone(v))
+    is_id, is_phone = pd.Series(base).isin(ID_FIELDS).to_numpy(), pd.Series(base).isin(PHONE_FIELDS).to_numpy()
+    other = ~(is_id | is_phone)
+    out = pd.Series(None, index=v.index, dtype=object)
+    if other.any():
+        out[other] = v[other].map(lambda x: None if x is None or x != x else mask_text(x))
+    if is_id.any():
+        out[is_id] = mask_id(v[is_id])
+    if is_phone.any():
+        out[is_phone] = mask_phone(v[is_phone])
     return out.set_axis(pd.Series(values).index)
 
 

@@ -268,3 +268,39 @@ def test_home_counts_lead_to_queues_with_the_same_totals(site):
     counts = dict(re.findall(r'id="count-(\w+)">\s*<a href="[^"]+"><span class="number">(\d+)</span>', home))
     for key in ("reviews", "person", "house", "field_visit"):
         assert total(text(c.get(html.unescape(links[key])))) == int(counts[key]), key
+
+
+def test_the_decision_log_shows_a_scoped_user_only_their_records(site):
+    config, app = site
+    truth = open_conflicts(config)
+    grid = truth["grid_code"].dropna().iloc[0]
+    mine = truth[truth["grid_code"] == grid]["conflict_id"].iloc[0]
+    theirs = truth[~truth["grid_code"].fillna("").str.startswith(grid)
+                   & ~truth["community"].fillna("").str.startswith(grid)]["conflict_id"].iloc[0]
+    reviews = table(config, "SELECT pair_id FROM match_review")["pair_id"]
+    ann = client_for(app, "ann")
+    for cid in (mine, theirs):
+        post(ann, f"/conflicts/{cid}/decide", {"action": "take_police"})
+    for pair in reviews:
+        post(ann, f"/reviews/{pair}/decide", {"value": "unsure"})
+    post(ann, f"/decisions/{int(decisions(config).iloc[0]['decision_id'])}/undo")
+    add_users(app, ("sam", "steward", [grid]))
+    everyone = text(ann.get("/decisions"))
+    scoped = text(client_for(app, "sam").get("/decisions"))
+    assert f"差异 {mine}" in everyone and f"差异 {theirs}" in everyone
+    assert f"差异 {mine}" in scoped and f"差异 {theirs}" not in scoped
+    assert "撤销决定 #" in scoped                          # the undo of the in-scope decision
+    # pairs: shown when either record is in scope (checked with SQL on the xref)
+    in_scope_pairs = table(config, f"""
+        SELECT DISTINCT r.pair_id FROM match_review r
+        JOIN person_xref x ON (x.source = r.left_source AND x.source_key = r.left_key)
+                           OR (x.source = r.right_source AND x.source_key = r.right_key)
+        JOIN person p USING (person_id) LEFT JOIN house h ON h.house_id = p.house_id
+        WHERE r.entity = 'person' AND (coalesce(p.grid_code, h.grid_code) LIKE '{grid}%' OR h.community LIKE '{grid}%')
+        UNION
+        SELECT DISTINCT r.pair_id FROM match_review r
+        JOIN house_xref x ON (x.source = r.left_source AND x.source_key = r.left_key)
+                          OR (x.source = r.right_source AND x.source_key = r.right_key)
+        JOIN house h USING (house_id)
+        WHERE r.entity = 'house' AND (h.grid_code LIKE '{grid}%' OR h.community LIKE '{grid}%')""")
+    assert scoped.count("候选对") == len(in_scope_pairs) < everyone.count("候选对")

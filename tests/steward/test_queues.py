@@ -195,3 +195,21 @@ def test_house_conflict_detail_shows_both_houses_and_their_residents(config):
         assert {m["source_key"] for m in d[side]["members"]} <= set(residents["source_key"])
         assert all(m["house_key"] == rec["source_key"] for m in d[side]["members"])
     assert any(d[side]["members"] for side in ("police", "grid")), "no residents shown for the house"
+
+
+def test_warm_reads_the_snapshots_once_per_published_file(config):
+    import os
+    import shutil
+    queues.clear_cache()
+    assert queues.warm(config) is True and queues.warm(config) is False
+    first = queues.open_conflicts(config).items[0]
+    # detail lookups of open conflicts come from the warm snapshot and agree with the SQL lookup
+    warm_row = queues.lookup_conflicts(config, [first["conflict_id"]])[first["conflict_id"]]
+    queues.clear_cache()
+    cold_row = queues.lookup_conflicts(config, [first["conflict_id"]])[first["conflict_id"]]
+    assert warm_row == cold_row
+    queues.warm(config)
+    path = config.warehouse_path                       # a sync swaps a new file in: read again
+    shutil.copyfile(path, f"{path}.new")
+    os.replace(f"{path}.new", path)
+    assert queues.warm(config) is True
