@@ -140,6 +140,9 @@ def test_a_viewer_reads_masked_values_and_cannot_decide(site):
     assert decisions(config).empty
     steward = client_for(app, "ann")                    # a steward sees the full values
     assert ID18.search(re.sub(r"<[^>]+>", "", text(steward.get("/conflicts?field=id_number"))))
+    post(steward, f"/conflicts/{ids['conflict_id'].iloc[0]}/decide", {"action": "take_grid"})
+    assert ID18.search(text(steward.get("/decisions"))) and not ID18.search(text(v.get("/decisions")))
+    assert "********" in text(v.get("/decisions"))
 
 
 def test_a_scoped_steward_sees_and_decides_only_their_grids(site):
