@@ -195,14 +195,15 @@ class PasswordForm(FlaskForm):
     repeat = PasswordField("再次输入新密码", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no host, not `//host`): no open redirect after login."""
+def safe_path(target: str | None, default: str | None = None) -> str:
+    """`target` when it is a path on this site (no scheme, no host, not `//host`), else `default` (the home page):
+    no open redirect after login or after an undo."""
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
                 and "\\" not in target:
             return target
-    return url_for("home")
+    return default or url_for("home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -232,7 +233,7 @@ def login():
                 session.permanent = True
                 session["login_at"] = session["seen"] = now()
                 log.info("login: user %s (%s) from %s", _masked(record.username), record.role, request.remote_addr)
-                return redirect(_safe_next(request.args.get("next")))
+                return redirect(safe_path(request.args.get("next")))
     elif request.method == "POST":
         error = BAD_LOGIN  # an empty field: the same message
     return render_template("login.html", form=form, error=error), (401 if error else 200)

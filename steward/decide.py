@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from steward import queues
 from steward.decisions_model import (ACTION_LABELS, CONFLICT, CONFLICT_ACTIONS, FIELD_VISIT, PAIR, PAIR_LABELS,
                                      PAIR_VALUES, TAKE_GRID, TAKE_POLICE, UNDO, parse_pair_target, undone_ids)
-from steward.store import ENTITY_ID, decisions, state, warehouse
+from steward.queue_sql import conflict_places, record_places
+from steward.store import decisions, state, warehouse
 from steward.users import in_scope, role_at_least
 from steward.values import InvalidValue, field_label, normalise_value
 
@@ -129,6 +130,8 @@ def conflict_value(config, row: dict, action: str, value=None) -> tuple[str, str
     if action not in CONFLICT_ACTIONS:
         raise ValueError(f"未知的操作 {action!r}（可选：{'、'.join(ACTION_LABELS.values())}）")
     if action == FIELD_VISIT:
+        if row.get("state") == "field_visit":
+            raise ValueError("这个差异已经转网格员核实，正在等待核实结果")
         return FIELD_VISIT, None
     if action in (TAKE_POLICE, TAKE_GRID):
         side = "police" if action == TAKE_POLICE else "grid"
@@ -169,24 +172,13 @@ def decide_pair(config, user, pair_id: str, value: str, reason=None) -> Decided:
 # --- undo ------------------------------------------------------------------------------------------
 def _scope_of_target(config, kind: str, target: str) -> list | None:
     """grid_code/community values of what a decision targets, or None when the warehouse no longer has it."""
-    if kind in (CONFLICT, FIELD_VISIT):
-        try:
-            return conflict_scope(conflict_row(config, target))
-        except LookupError:
-            return None
-    parsed = parse_pair_target(target)
-    if parsed is None:
+    parsed = None if kind in (CONFLICT, FIELD_VISIT) else parse_pair_target(target)
+    if kind not in (CONFLICT, FIELD_VISIT) and parsed is None:
         return None
-    entity, a, b = parsed
     with warehouse(config) as con:
-        key = ENTITY_ID[entity]
-        grid = "coalesce(p.grid_code, h.grid_code)" if entity == "person" else "h.grid_code"
-        join = ("JOIN person p ON p.person_id = x.person_id LEFT JOIN house h ON h.house_id = p.house_id"
-                if entity == "person" else "JOIN house h ON h.house_id = x.house_id")
-        rows = con.execute(f"SELECT {grid}, h.community, x.{key} FROM {entity}_xref x {join} "
-                           f"WHERE (x.source = ? AND x.source_key = ?) OR (x.source = ? AND x.source_key = ?)",
-                           [a[0], a[1], b[0], b[1]]).fetchall()
-    return [v for r in rows for v in r[:2]] if rows else None
+        places = (conflict_places(con, [target]) if parsed is None
+                  else record_places(con, parsed[0], [parsed[1], parsed[2]]))
+    return [v for place in places.values() for v in place] or None
 
 
 def undo(config, user, decision_id: int, reason=None) -> Decided:
@@ -243,9 +235,6 @@ def _plan(config, user, filters: dict, action: str) -> dict:
             kind, value = conflict_value(config, r, action)
         except ValueError as e:
             skipped.append(item | {"reason": str(e)})
-            continue
-        if action == FIELD_VISIT and r["state"] == "field_visit":
-            skipped.append(item | {"reason": "已经转网格员核实"})
             continue
         changes.append(item | {"kind": kind, "new_value": value})
     digest = hashlib.sha256("\n".join(f"{c['conflict_id']}|{c['police_value']}|{c['grid_value']}|{c['new_value']}"

@@ -6,7 +6,7 @@ canonical field of the police and the grid row, their raw row) are the standardi
 atomically). While a sync runs they may already be that sync's records (newer than the warehouse).
 
 Cost (benchmarks/steward_queue.py: 100,000 persons, 10,500 open conflicts, 2 CPUs): a whole detail page takes
-about 130–140 ms of server time. An open conflict's or pair's queue row comes from the queues' warm snapshot; one
+about 130–155 ms of server time. An open conflict's or pair's queue row comes from the queues' warm snapshot; one
 in another status costs its own query (about 50 ms). Opening the warehouse takes about 12 ms. Reading the
 standardised records takes about 60 ms: each file a page needs is read once, with one filter for everything the
 page shows from it (its column list is kept per file version), but a read still scans the whole key column (about
@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from steward.store import ENTITY_ID, decisions, history_of, published, warehouse
-from steward.values import field_label
+from steward.values import display_value, field_label
 from warehouse.export import label
 
 WEIGHT_LABELS = {"id": "公民身份号码", "name": "姓名", "birth_date": "出生日期", "sex": "性别", "ethnicity": "民族",
@@ -165,7 +165,7 @@ def conflict_detail(config, conflict_id: str, *, now=None) -> dict | None:
     """Everything about one conflict (any status), or None if the warehouse has no such conflict:
     `conflict` (the queue row: values, state, age, impact …), `entity` (golden record), `police` / `grid`
     (`sides()`: source record, house, household members), `xref`, `columns` (what each system calls each field),
-    `history` (decisions on it, with undos), `diff` (`char_diff` of the two values), `warehouse` (the published
+    `history` (decisions on it, with undos), `diff` (`value_diff` of the two values), `warehouse` (the published
     run)."""
     from steward.queues import lookup_conflicts
     all_dec = decisions(config)
@@ -189,7 +189,7 @@ def conflict_detail(config, conflict_id: str, *, now=None) -> dict | None:
     row["state_label"] = STATE_LABELS.get(row["state"]) or DONE_LABELS.get(row["state"], row["state"])
     row["field_label"] = field_label(row["field"], entity)
     row["entity_label"] = ENTITY_LABELS[entity]
-    left, right = char_diff(row["police_value"], row["grid_value"])
+    left, right = value_diff(row["field"], row["police_value"], row["grid_value"])
     return {"conflict": row, "entity": golden, "xref": xref, "diff": {"police": left, "grid": right},
             "police": found[("police", row["police_key"])], "grid": found[("grid", row["grid_key"])],
             "columns": source_columns(config, entity),
@@ -208,6 +208,11 @@ def char_diff(a, b) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
         if b[j1:j2]:
             right.append((b[j1:j2], op != "equal"))
     return left, right
+
+
+def value_diff(field: str, a, b) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+    """`char_diff` of two values of `field` as a steward reads them (codes with their names: `1 男` / `2 女`)."""
+    return char_diff(display_value(field, a), display_value(field, b))
 
 
 def weights_of(weights_json: str | None) -> list[dict]:

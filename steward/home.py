@@ -9,8 +9,8 @@ from steward import queues
 
 LABELS = {
     "reviews": "待复核匹配",
-    "person": "待处理人员冲突",
-    "house": "待处理房屋冲突",
+    "person": "待处理人员字段差异",
+    "house": "待处理房屋字段差异",
     "field_visit": "待网格员核实",
     "pending": "已决定，下次同步生效",
 }

@@ -66,11 +66,12 @@ def page_records(d: dict, sides) -> list[dict]:
 
 def mask_page(d: dict, sides) -> None:
     """A detail page's records as the user may see them: household members' ID numbers and phones masked for
-    everyone (they are not what is being decided), everything masked for a viewer."""
+    everyone (they are not what is being decided); for a viewer everything, decision values and reasons too."""
     members = [m for name in sides for m in ((d.get(name) or {}).get("members") or [])]
     premask(members, {"id_number", "phone"})
     if not sees_full_values():
         premask(page_records(d, sides))
+        premask(d.get("history") or [], {"value", "reason"})
 
 
 def label(field: str, value):
@@ -92,10 +93,13 @@ def no_warehouse(error) -> tuple[str, int]:
 
 
 def redirect_to_next(page, *, after: str, id_key: str, pos: int, args, queue: str, detail: str):
-    """To the detail page (`detail` endpoint, `id_key` argument) of the first row of `page` (the queue at `pos`,
-    two rows) other than `after` (the one just decided or skipped), or back to the `queue` when none is left."""
-    nxt = [r for r in page.items if r[id_key] != after]
+    """To the detail page (`detail` endpoint, `id_key` argument) of the first row of `page` (the queue from `pos`,
+    two rows) other than `after` (the one just decided or skipped: it has left the queue, or it is still at `pos`
+    when it stays, as after 转网格员核实 or 不确定), with its own position; back to the `queue` when none is left."""
+    nxt = [(i, r) for i, r in enumerate(page.items) if r[id_key] != after]
     if not nxt:
         flash("这个队列已经处理完了" if page.total == 0 else "已到队列末尾", "info")
         return redirect(url_for(queue, **args.link(page=1)))
-    return redirect(url_for(detail, **{id_key: nxt[0][id_key]}, pos=max(0, pos), **args.link()))
+    i, row = nxt[0]
+    return redirect(url_for(detail, **{id_key: row[id_key]}, pos=max(0, pos) + i, **args.link()))
+

@@ -21,12 +21,13 @@ from flask_login import current_user
 from steward import decide, queues
 from steward.auth import require_role
 from steward.context import add_nav, get_config
-from steward.detail import char_diff
+from steward.detail import value_diff
 from steward.decisions_model import ACTION_LABELS, CONFLICT_ACTIONS, FIELD_VISIT
-from steward.page_helpers import mask_page, masked_rows, no_warehouse, redirect_to_next, scopes, user_may_see
+from steward.page_helpers import (mask_page, masked_rows, no_warehouse, redirect_to_next, scopes, sees_full_values,
+                                  user_may_see)
 from steward.queue_args import PAGE_SIZE, QueueArgs
 from steward.store import NoWarehouse
-from steward.values import InvalidValue, display_value
+from steward.values import InvalidValue
 
 log = logging.getLogger("gridbridge.steward")
 bp = Blueprint("conflicts", __name__)
@@ -38,11 +39,10 @@ MASKED = ("police_value", "grid_value", "police_raw", "grid_raw", "chosen_value"
 
 
 def with_diffs(rows: list[dict]) -> list[dict]:
-    """Each conflict row with `diff_police` / `diff_grid`: its two values as a steward reads them (codes with
-    names), cut into runs with the differing characters marked (detail.char_diff)."""
+    """Each conflict row with `diff_police` / `diff_grid`: its two values as a steward reads them, cut into runs
+    with the differing characters marked (detail.value_diff)."""
     for r in rows:
-        r["diff_police"], r["diff_grid"] = char_diff(display_value(r["field"], r["police_value"]),
-                                                     display_value(r["field"], r["grid_value"]))
+        r["diff_police"], r["diff_grid"] = value_diff(r["field"], r["police_value"], r["grid_value"])
     return rows
 
 
@@ -58,7 +58,7 @@ def queue():
                                      offset=args.offset)
     except NoWarehouse as e:
         return no_warehouse(e)
-    items = with_diffs(masked_rows(page.items, MASKED))
+    items = with_diffs(page.items) if sees_full_values() else masked_rows(page.items, MASKED)
     fields = sorted(page.fields.items(), key=lambda kv: -kv[1])
     return render_template("conflicts.html", page=page, items=items, args=args, state_choices=STATE_CHOICES,
                            fields=[(f, queues.field_label(f), n) for f, n in fields], page_size=PAGE_SIZE,
@@ -86,11 +86,11 @@ def _detail_page(conflict_id: str, error: str | None = None, status: int = 200, 
         return no_warehouse(e)
     if d is None:
         abort(404)
-    row = with_diffs([d["conflict"]])[0]
-    mask_page(d, ("police", "grid"))
+    row = d["conflict"]
     if not user_may_see(decide.conflict_scope(row)):
         abort(403)
-    args = _args() if request.method == "GET" else QueueArgs.from_request(request.form, conflicts=True)
+    mask_page(d, ("police", "grid"))
+    args = _args()
     pos = request.values.get("pos", type=int)
     if error:
         flash(error, "error")
@@ -112,9 +112,7 @@ def decide_one(conflict_id: str):
     args = QueueArgs.from_request(request.form, conflicts=True)
     pos = request.form.get("pos", type=int)
     try:
-        made = decide.decide_conflict(get_config(), current_user, conflict_id, action,
-                                      value if action not in ("take_police", "take_grid", FIELD_VISIT) else None,
-                                      reason)
+        made = decide.decide_conflict(get_config(), current_user, conflict_id, action, value, reason)
     except PermissionError:
         abort(403)
     except LookupError as e:
@@ -148,7 +146,6 @@ def bulk_preview():
         return redirect(url_for("conflicts.queue", **args.link()))
     except NoWarehouse as e:
         return no_warehouse(e)
-    plan["changes"] = masked_rows(plan["changes"], ("police_value", "grid_value", "new_value"))
     return render_template("bulk.html", plan=plan, args=args, action=action, listed=plan["changes"][:300],
                            state_labels=queues.STATE_LABELS)
 

@@ -15,11 +15,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from steward import decide
-from steward.auth import require_role
+from steward.auth import require_role, safe_path
 from steward.context import add_nav, get_config
-from steward.decisions_model import (ACTION_LABELS, CONFLICT, FIELD_VISIT, PAIR, PAIR_LABELS, UNDO, parse_pair_target,
-                                     undone_ids)
+from steward.decisions_model import (ACTION_LABELS, CONFLICT, ENTITIES, FIELD_VISIT, HOUSE_PAIR_LABELS, PAIR, PAIR_LABELS,
+                                     UNDO, parse_pair_target, undone_ids)
 from steward.page_helpers import premask, scopes, sees_full_values
+from steward.queue_sql import conflict_places, record_places
 from steward.store import NoWarehouse, decisions, warehouse
 from steward.users import in_scope
 
@@ -32,7 +33,8 @@ KIND_LABELS = {CONFLICT: "字段取值", FIELD_VISIT: ACTION_LABELS[FIELD_VISIT]
 
 def _describe(row: dict) -> str:
     if row["kind"] == PAIR:
-        return PAIR_LABELS.get(row["value"], row["value"] or "")
+        labels = HOUSE_PAIR_LABELS if str(row["target"]).startswith("house|") else PAIR_LABELS
+        return labels.get(row["value"], row["value"] or "")
     if row["kind"] == UNDO:
         return f"撤销决定 #{row['target']}"
     if row["kind"] == FIELD_VISIT:
@@ -40,45 +42,23 @@ def _describe(row: dict) -> str:
     return "取值"
 
 
-def _safe_back(target: str | None) -> str:
-    """A same-site path to go back to after an undo (never another host)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("decisions.log")
-
-
 def in_user_scope(config, frame: pd.DataFrame, scopes: list[str]) -> pd.DataFrame:
     """The decisions on records inside `scopes` (all when empty): conflict decisions by their conflict's grid cell
-    or community, pair decisions when either record is in scope, undos when the decision they undo is. One
-    warehouse read for all of them; a decision whose record the warehouse no longer has is left out."""
+    or community, pair decisions when either record is in scope, undos when the decision they undo is. Two light
+    queries for all of them; a decision whose record the warehouse no longer has is left out."""
     if not scopes or frame.empty:
         return frame
-    from steward.queue_sql import conflict_table, quoted
-    kinds = frame["kind"]
-    conflict_ids = frame.loc[kinds.isin([CONFLICT, FIELD_VISIT]), "target"].astype(str).unique().tolist()
-    refs = {t: parse_pair_target(t) for t in frame.loc[kinds == PAIR, "target"].astype(str).unique()}
+    kinds, targets = frame["kind"], frame["target"].astype(str)
+    pairs = {t: parse_pair_target(t) for t in targets[kinds == PAIR].unique()}
     with warehouse(config) as con:
-        conf = conflict_table(con, conflict_ids=conflict_ids, statuses=()) if conflict_ids else None
-        places = {}
-        for entity in ("person", "house"):
-            mine = [sk for p in refs.values() if p and p[0] == entity for sk in (p[1], p[2])]
-            if not mine:
-                continue
-            cond = " OR ".join(f"(x.source = {quoted([a])} AND x.source_key = {quoted([b])})" for a, b in set(mine))
-            join = ("JOIN person g ON g.person_id = x.person_id LEFT JOIN house h ON h.house_id = g.house_id"
-                    if entity == "person" else "JOIN house h ON h.house_id = x.house_id")
-            grid = "coalesce(g.grid_code, h.grid_code)" if entity == "person" else "h.grid_code"
-            for src, key, g, c in con.execute(f"SELECT x.source, x.source_key, {grid}, h.community FROM {entity}_xref x "
-                                              f"{join} WHERE {cond}").fetchall():
-                places[(entity, src, key)] = (g, c)
-    ok_conflicts = set() if conf is None else {
-        cid for cid, g, c in zip(conf["conflict_id"], conf["grid_code"], conf["community"]) if in_scope(scopes, g, c)}
-    ok_pairs = {t for t, p in refs.items() if p and in_scope(
-        scopes, *(v for side in (p[1], p[2]) for v in places.get((p[0], *side), (None, None))))}
-    keep = (kinds.isin([CONFLICT, FIELD_VISIT]) & frame["target"].astype(str).isin(ok_conflicts)) | \
-        ((kinds == PAIR) & frame["target"].astype(str).isin(ok_pairs))
-    kept_ids = set(frame.loc[keep, "decision_id"].astype(int).astype(str))
-    keep |= (kinds == UNDO) & frame["target"].astype(str).isin(kept_ids)
+        conflicts = conflict_places(con, targets[kinds.isin([CONFLICT, FIELD_VISIT])].unique())
+        records = {e: record_places(con, e, [side for p in pairs.values() if p and p[0] == e for side in p[1:]])
+                   for e in ENTITIES}
+    ok = {t for t, place in conflicts.items() if in_scope(scopes, *place)}
+    ok |= {t for t, p in pairs.items()
+           if p and in_scope(scopes, *(v for side in p[1:] for v in records[p[0]].get(side, (None, None))))}
+    keep = (kinds != UNDO) & targets.isin(ok)
+    keep |= (kinds == UNDO) & targets.isin(set(frame.loc[keep, "decision_id"].astype(str)))
     return frame[keep]
 
 
@@ -103,7 +83,7 @@ def log_page():
         r["what"] = _describe(r)
         rows.append(r)
     if not sees_full_values():
-        premask(rows, {"value"})
+        premask(rows, {"value", "reason"})
     return render_template("decisions.html", rows=rows, total=total, limit=SHOWN, mine=mine,
                            may_decide=current_user.has_role("steward"))
 
@@ -112,7 +92,7 @@ def log_page():
 @bp.post("/decisions/<int:decision_id>/undo")
 @require_role("steward")
 def undo(decision_id: int):
-    back = _safe_back(request.form.get("back"))
+    back = safe_path(request.form.get("back"), url_for("decisions.log"))
     try:
         made = decide.undo(get_config(), current_user, decision_id, request.form.get("reason"))
     except PermissionError as e:

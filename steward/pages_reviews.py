@@ -89,9 +89,9 @@ def detail(pair_id: str):
     if d is None:
         abort(404)
     pair = d["pair"]
-    mask_page(d, ("left", "right"))
     if not user_may_see(decide.pair_scope(pair)):
         abort(403)
+    mask_page(d, ("left", "right"))
     labels = PAIR_LABELS if pair["entity"] == "person" else HOUSE_PAIR_LABELS
     rows = side_by_side(pair["entity"], d["left"]["record"], d["right"]["record"])
     return render_template("review.html", d=d, p=pair, rows=rows, args=_args(), pos=request.args.get("pos", type=int),
@@ -117,7 +117,8 @@ def decide_one(pair_id: str):
     except NoWarehouse as e:
         return no_warehouse(e)
     log.info("pair decision #%s (%s) on %s by %s", made.decision_id, value, pair_id, current_user.username)
-    flash(f"已记录决定 #{made.decision_id}：{PAIR_LABELS[value]}。" +
+    labels = HOUSE_PAIR_LABELS if made.target.startswith("house|") else PAIR_LABELS
+    flash(f"已记录决定 #{made.decision_id}：{labels[value]}。" +
           ("已上报，该候选对仍留在队列中。" if value == UNSURE else "下次同步时生效。"), "info")
     if pos is None:
         return redirect(url_for("reviews.detail", pair_id=pair_id, **args.link()))

@@ -149,3 +149,35 @@ def review_table(con, *, pair_ids=None, statuses=("open", "escalated")) -> pd.Da
            b.left_source <> b.right_source AS cross_system, ph.published_at AS first_seen,
            epoch(CAST(ph.published_at AS TIMESTAMPTZ)) AS first_seen_epoch
     FROM b LEFT JOIN publish_history ph ON ph.run_seq = coalesce(b.since_seq, (SELECT seq FROM cur))""").df()
+
+
+def conflict_places(con, conflict_ids) -> dict[str, tuple]:
+    """conflict_id → (grid_code, community) of its entity, as the queues scope it (a person's grid cell and the
+    community of their golden house; a house's own), for `conflict_ids` in any status."""
+    ids = [str(i) for i in conflict_ids]
+    if not ids:
+        return {}
+    rows = con.execute("""
+        SELECT c.conflict_id, p.grid_code, h.community FROM person_conflict c JOIN person p ON p.person_id = c.person_id
+        LEFT JOIN house h ON h.house_id = p.house_id WHERE c.conflict_id IN (SELECT unnest($ids))
+        UNION ALL
+        SELECT c.conflict_id, h.grid_code, h.community FROM house_conflict c JOIN house h ON h.house_id = c.house_id
+        WHERE c.conflict_id IN (SELECT unnest($ids))""", {"ids": ids}).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def record_places(con, entity: str, refs) -> dict[tuple[str, str], tuple]:
+    """(source, source_key) → (grid_code, community) of the golden `entity` each source record belongs to now
+    (a person's grid cell, else their house's; the house's community), for the records the warehouse has."""
+    refs = list(dict.fromkeys((str(s), str(k)) for s, k in refs))
+    if not refs:
+        return {}
+    grid = "coalesce(g.grid_code, h.grid_code)" if entity == "person" else "h.grid_code"
+    join = ("JOIN person g ON g.person_id = x.person_id LEFT JOIN house h ON h.house_id = g.house_id"
+            if entity == "person" else "JOIN house h ON h.house_id = x.house_id")
+    rows = con.execute(f"""
+        SELECT x.source, x.source_key, {grid}, h.community
+        FROM (SELECT unnest($sources) AS source, unnest($keys) AS source_key) r
+        JOIN {entity}_xref x ON x.source = r.source AND x.source_key = r.source_key {join}""",
+                       {"sources": [s for s, _ in refs], "keys": [k for _, k in refs]}).fetchall()
+    return {(r[0], r[1]): (r[2], r[3]) for r in rows}

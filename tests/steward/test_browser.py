@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from tests.steward.data_demo import fresh_copy, sync
+from tests.steward.data_demo import fresh_copy, open_conflicts, sync
 from tests.steward.support import add_users, console, password_for
 from tests.test_report import CHROMIUM, CHROMIUM_ARGS
 
@@ -323,7 +323,12 @@ def _bulk_preview(b: Browser, config):
     with b.page.expect_navigation():
         submit.click()
     assert b.page.locator("table#bulk-changes").count() == 1 and b.page.locator("#bulk-confirm").count() == 1
-    assert int(re.search(r"\d+", b.text("#bulk-count")).group()) == b.page.locator("table#bulk-changes tbody tr").count()
+    truth = open_conflicts(config)                    # SQL on the warehouse, minus what was decided since
+    decided = {d["target"] for d in _decisions(config)}
+    want = truth[(truth["entity"] == "person") & (truth["field"] == "phone") & truth["grid_value"].notna()
+                 & ~truth["conflict_id"].isin(decided)]
+    assert int(re.search(r"\d+", b.text("#bulk-count")).group()) == len(want) > 0
+    assert b.page.locator("table#bulk-changes tbody tr").count() == len(want)
     b.shot("07_bulk_preview")
     assert len(_decisions(config)) == n, "a preview records nothing"
 

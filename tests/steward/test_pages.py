@@ -307,3 +307,42 @@ def test_the_decision_log_shows_a_scoped_user_only_their_records(site):
         JOIN house h USING (house_id)
         WHERE r.entity = 'house' AND (h.grid_code LIKE '{grid}%' OR h.community LIKE '{grid}%')""")
     assert scoped.count("候选对") == len(in_scope_pairs) < everyone.count("候选对")
+
+
+def test_next_goes_to_the_row_after_one_that_stays_in_the_queue(site):
+    config, app = site
+    c = client_for(app, "ann")
+    first, second, third = map(conflict_id, rows(text(c.get("/conflicts")))[:3])
+    resp = post(c, f"/conflicts/{first}/decide", {"action": "field_visit", "pos": "0"})   # stays at position 0
+    landed = c.get(resp.headers["Location"]).headers["Location"]
+    assert conflict_id(landed) == second and "pos=1" in landed
+    assert "第 2 条" in text(c.get(landed))
+    resp = post(c, f"/conflicts/{second}/decide", {"action": "take_police", "pos": "1"})   # leaves the queue
+    landed = c.get(resp.headers["Location"]).headers["Location"]
+    assert conflict_id(landed) == third and "pos=1" in landed
+    again = post(c, f"/conflicts/{first}/decide", {"action": "field_visit"})              # already waiting
+    assert again.status_code == 400 and "已经转网格员核实" in text(again)
+    assert len(decisions(config)) == 2
+    assert "已超出队列末尾" in text(c.get("/conflicts?page=99"))
+
+
+def test_a_viewer_never_sees_ids_or_phones_in_reasons(site):
+    config, app = site
+    cid = open_conflicts(config)["conflict_id"].iloc[0]
+    ann, vic = client_for(app, "ann"), client_for(app, "vic")
+    post(ann, f"/conflicts/{cid}/decide", {"action": "take_grid", "reason": "电话 13912345678 身份证 110101199003074514"})
+    for page in (text(ann.get("/decisions")), text(ann.get(f"/conflicts/{cid}"))):
+        assert "13912345678" in page and "110101199003074514" in page
+    for page in (text(vic.get("/decisions")), text(vic.get(f"/conflicts/{cid}"))):
+        assert "电话 139****5678" in page and "110101********4514" in page
+        assert not PHONE.search(page) and not ID18.search(page)
+
+
+def test_undo_returns_only_to_a_path_on_this_site(site):
+    config, app = site
+    c = client_for(app, "ann")
+    cid = open_conflicts(config)["conflict_id"].iloc[0]
+    for back in ("//evil.example/x", "/\t/evil.example/x", "https://evil.example/", "\\\\evil.example"):
+        post(c, f"/conflicts/{cid}/decide", {"action": "take_grid"})
+        resp = post(c, f"/decisions/{int(decisions(config).iloc[-1]['decision_id'])}/undo", {"back": back})
+        assert resp.status_code == 302 and resp.headers["Location"] == "/decisions", back
