@@ -125,12 +125,8 @@ def _error(status: int, title: str, message: str):
 
 
 def _install_page_helpers(app: Flask) -> None:
-    from schemas.normalise.masking import mask_value
     from steward.page_helpers import label, sees_full_values, shown
-
-    # `{{ v|mask_id }}` / `{{ v|mask_phone }}`: one value for display (a string), masked as its kind of field
-    app.jinja_env.filters["mask_id"] = lambda v: mask_value("id_number", v)
-    app.jinja_env.filters["mask_phone"] = lambda v: mask_value("phone", v)
+    from steward.store import NoWarehouse
 
     @app.context_processor
     def _globals():
@@ -147,6 +143,9 @@ def _install_page_helpers(app: Flask) -> None:
         return _error(400, "请求已失效", "页面已过期或表单校验失败，请刷新页面后重试。")
 
     app.register_error_handler(403, lambda e: _error(403, "没有权限", "您的账号没有执行此操作的权限。"))
+    # the data layer's refusals, for every page: no warehouse yet (no successful sync) and out of role/scope
+    app.register_error_handler(NoWarehouse, lambda e: _error(503, "还没有数据", str(e)))
+    app.register_error_handler(PermissionError, lambda e: _error(403, "没有权限", str(e) or "您的账号没有执行此操作的权限。"))
     app.register_error_handler(404, lambda e: _error(404, "页面不存在", "找不到这个页面。"))
     app.register_error_handler(405, lambda e: _error(405, "不支持的操作", "这个页面不支持此请求方式。"))
 

@@ -7,7 +7,7 @@ the `shown(field, value)` template global for single values.
 from __future__ import annotations
 
 import pandas as pd
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, url_for
 from flask_login import current_user
 
 from schemas.normalise.masking import mask_fields, mask_value
@@ -86,10 +86,6 @@ def shown(field: str, value):
     if value is None or sees_full_values():
         return value
     return mask_value(field, value)
-
-
-def no_warehouse(error) -> tuple[str, int]:
-    return render_template("error.html", status=503, title="还没有数据", message=str(error)), 503
 
 
 def redirect_to_next(page, *, after: str, id_key: str, pos: int, args, queue: str, detail: str):

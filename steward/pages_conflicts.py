@@ -23,10 +23,9 @@ from steward.auth import require_role
 from steward.context import add_nav, get_config
 from steward.detail import value_diff
 from steward.decisions_model import ACTION_LABELS, CONFLICT_ACTIONS, FIELD_VISIT
-from steward.page_helpers import (mask_page, masked_rows, no_warehouse, redirect_to_next, scopes, sees_full_values,
+from steward.page_helpers import (mask_page, masked_rows, redirect_to_next, scopes, sees_full_values,
                                   user_may_see)
 from steward.queue_args import PAGE_SIZE, QueueArgs
-from steward.store import NoWarehouse
 from steward.values import InvalidValue
 
 log = logging.getLogger("gridbridge.steward")
@@ -47,17 +46,14 @@ def with_diffs(rows: list[dict]) -> list[dict]:
 
 
 def _args() -> QueueArgs:
-    return QueueArgs.from_request(request.args if request.method == "GET" else request.form, conflicts=True)
+    return QueueArgs.from_request(request.values, conflicts=True)
 
 
 @bp.get("/conflicts")
 def queue():
     args = _args()
-    try:
-        page = queues.open_conflicts(get_config(), scope=scopes(), **args.query(), limit=PAGE_SIZE,
-                                     offset=args.offset)
-    except NoWarehouse as e:
-        return no_warehouse(e)
+    page = queues.open_conflicts(get_config(), scope=scopes(), **args.query(), limit=PAGE_SIZE,
+                                 offset=args.offset)
     items = with_diffs(page.items) if sees_full_values() else masked_rows(page.items, MASKED)
     fields = sorted(page.fields.items(), key=lambda kv: -kv[1])
     return render_template("conflicts.html", page=page, items=items, args=args, state_choices=STATE_CHOICES,
@@ -70,20 +66,14 @@ def at(pos: int):
     """The conflict at position `pos` of the filtered queue, other than `after` (the one just decided or skipped:
     a decided conflict leaves the default queue, one sent for a field visit stays)."""
     args, after = _args(), request.args.get("after", "")
-    try:
-        page = queues.open_conflicts(get_config(), scope=scopes(), **args.query(), limit=2, offset=max(0, pos))
-    except NoWarehouse as e:
-        return no_warehouse(e)
+    page = queues.open_conflicts(get_config(), scope=scopes(), **args.query(), limit=2, offset=max(0, pos))
     return redirect_to_next(page, after=after, id_key="conflict_id", pos=pos, args=args, queue="conflicts.queue",
                             detail="conflicts.detail")
 
 
 def _detail_page(conflict_id: str, error: str | None = None, status: int = 200, form: dict | None = None):
     config = get_config()
-    try:
-        d = queues.conflict_detail(config, conflict_id)
-    except NoWarehouse as e:
-        return no_warehouse(e)
+    d = queues.conflict_detail(config, conflict_id)
     if d is None:
         abort(404)
     row = d["conflict"]
@@ -109,19 +99,15 @@ def detail(conflict_id: str):
 def decide_one(conflict_id: str):
     action = request.form.get("action", "")
     value, reason = request.form.get("value"), request.form.get("reason")
-    args = QueueArgs.from_request(request.form, conflicts=True)
+    args = _args()
     pos = request.form.get("pos", type=int)
     try:
         made = decide.decide_conflict(get_config(), current_user, conflict_id, action, value, reason)
-    except PermissionError:
-        abort(403)
     except LookupError as e:
         flash(str(e), "error")
         return redirect(url_for("conflicts.queue", **args.link()))
     except (InvalidValue, ValueError) as e:
         return _detail_page(conflict_id, str(e), 400, form={"value": value or "", "reason": reason or ""})
-    except NoWarehouse as e:
-        return no_warehouse(e)
     log.info("conflict decision #%s (%s) on %s by %s", made.decision_id, made.kind, conflict_id, current_user.username)
     what = ACTION_LABELS.get(action, action)
     flash(f"已记录决定 #{made.decision_id}：{what}。" +
@@ -135,17 +121,13 @@ def decide_one(conflict_id: str):
 @bp.post("/conflicts/bulk")
 @require_role("steward")
 def bulk_preview():
-    args = QueueArgs.from_request(request.form, conflicts=True)
+    args = _args()
     action = request.form.get("action", "")
     try:
         plan = decide.bulk_preview(get_config(), current_user, args.filters(), action)
-    except PermissionError:
-        abort(403)
     except ValueError as e:
         flash(str(e), "error")
         return redirect(url_for("conflicts.queue", **args.link()))
-    except NoWarehouse as e:
-        return no_warehouse(e)
     return render_template("bulk.html", plan=plan, args=args, action=action, listed=plan["changes"][:300],
                            state_labels=queues.STATE_LABELS)
 
@@ -153,18 +135,14 @@ def bulk_preview():
 @bp.post("/conflicts/bulk/apply")
 @require_role("steward")
 def bulk_apply():
-    args = QueueArgs.from_request(request.form, conflicts=True)
+    args = _args()
     action = request.form.get("action", "")
     try:
         done = decide.bulk_apply(get_config(), current_user, args.filters(), action, request.form.get("reason"),
                                  token=request.form.get("token", ""))
-    except PermissionError:
-        abort(403)
     except ValueError as e:                     # StalePlan included: say so, show the queue again
         flash(str(e), "error")
         return redirect(url_for("conflicts.queue", **args.link()))
-    except NoWarehouse as e:
-        return no_warehouse(e)
     ids = done["appended"]
     log.info("bulk %s: %d decisions by %s", action, len(ids), current_user.username)
     flash(f"已批量记录 {len(ids)} 个决定（{done['action_label']}）" +

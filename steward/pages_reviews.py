@@ -21,9 +21,8 @@ from steward.auth import require_role
 from steward.context import add_nav, get_config
 from steward.decisions_model import HOUSE_PAIR_LABELS, PAIR_LABELS, PAIR_VALUES, UNSURE
 from steward.detail import char_diff
-from steward.page_helpers import mask_page, no_warehouse, redirect_to_next, scopes, user_may_see
+from steward.page_helpers import mask_page, redirect_to_next, scopes, user_may_see
 from steward.queue_args import PAGE_SIZE, QueueArgs
-from steward.store import NoWarehouse
 from steward.values import display_value
 
 log = logging.getLogger("gridbridge.steward")
@@ -39,17 +38,14 @@ COMPARED = {"person": ("name", "id_number", "sex", "ethnicity", "birth_date", "p
 
 
 def _args() -> QueueArgs:
-    return QueueArgs.from_request(request.args if request.method == "GET" else request.form, conflicts=False)
+    return QueueArgs.from_request(request.values, conflicts=False)
 
 
 @bp.get("/reviews")
 def queue():
     args = _args()
-    try:
-        page = queues.match_reviews(get_config(), scope=scopes(), **args.query(conflicts=False), limit=PAGE_SIZE,
-                                    offset=args.offset)
-    except NoWarehouse as e:
-        return no_warehouse(e)
+    page = queues.match_reviews(get_config(), scope=scopes(), **args.query(conflicts=False), limit=PAGE_SIZE,
+                                offset=args.offset)
     return render_template("reviews.html", page=page, items=page.items, args=args, state_choices=STATE_CHOICES,
                            page_size=PAGE_SIZE)
 
@@ -57,11 +53,8 @@ def queue():
 @bp.get("/reviews/at/<int:pos>")
 def at(pos: int):
     args, after = _args(), request.args.get("after", "")
-    try:
-        page = queues.match_reviews(get_config(), scope=scopes(), **args.query(conflicts=False), limit=2,
-                                    offset=max(0, pos))
-    except NoWarehouse as e:
-        return no_warehouse(e)
+    page = queues.match_reviews(get_config(), scope=scopes(), **args.query(conflicts=False), limit=2,
+                                offset=max(0, pos))
     return redirect_to_next(page, after=after, id_key="pair_id", pos=pos, args=args, queue="reviews.queue",
                             detail="reviews.detail")
 
@@ -82,10 +75,7 @@ def side_by_side(entity: str, left: dict | None, right: dict | None) -> list[dic
 
 @bp.get("/reviews/<pair_id>")
 def detail(pair_id: str):
-    try:
-        d = queues.review_detail(get_config(), pair_id)
-    except NoWarehouse as e:
-        return no_warehouse(e)
+    d = queues.review_detail(get_config(), pair_id)
     if d is None:
         abort(404)
     pair = d["pair"]
@@ -106,16 +96,12 @@ def decide_one(pair_id: str):
     args, pos = _args(), request.form.get("pos", type=int)
     try:
         made = decide.decide_pair(get_config(), current_user, pair_id, value, reason)
-    except PermissionError:
-        abort(403)
     except LookupError as e:
         flash(str(e), "error")
         return redirect(url_for("reviews.queue", **args.link()))
     except ValueError as e:
         flash(str(e), "error")
         return redirect(url_for("reviews.detail", pair_id=pair_id, **args.link()))
-    except NoWarehouse as e:
-        return no_warehouse(e)
     log.info("pair decision #%s (%s) on %s by %s", made.decision_id, value, pair_id, current_user.username)
     labels = HOUSE_PAIR_LABELS if made.target.startswith("house|") else PAIR_LABELS
     flash(f"已记录决定 #{made.decision_id}：{labels[value]}。" +

@@ -64,17 +64,20 @@ def _age_sql(con, entity: str, fields: list[str]) -> list[str]:
     return parts
 
 
+def _where(alias: str, statuses, id_column: str, ids) -> str:
+    """`alias.status IN statuses` (none: any) and, when `ids` is given, `alias.id_column IN ids`."""
+    conds = [f"{alias}.status IN ({quoted(statuses)})"] if statuses else []
+    if ids is not None:
+        conds.append(f"{alias}.{id_column} IN ({quoted(ids) or 'NULL'})")
+    return " AND ".join(conds) or "true"
+
+
 def conflict_table(con, *, conflict_ids=None, statuses=("open",)) -> pd.DataFrame:
     """Conflicts (of `statuses`; all when empty; only `conflict_ids` if given) with grid_code, community, in_both,
     members and `first_seen` (published_at of the run since which the conflict's golden field is unchanged) /
     `first_seen_epoch`."""
     entities = ENTITIES
-    conds = []
-    if statuses:
-        conds.append(f"c.status IN ({quoted(statuses)})")
-    if conflict_ids is not None:
-        conds.append(f"c.conflict_id IN ({quoted(conflict_ids) or 'NULL'})")
-    where = " AND ".join(conds) or "true"
+    where = _where("c", statuses, "conflict_id", conflict_ids)
     base = " UNION ALL ".join(conflict_base_sql(e, where) for e in entities)
     fields = {e: [r[0] for r in con.execute(f"SELECT DISTINCT field FROM {e}_conflict c WHERE {where}").fetchall()]
               for e in entities}
@@ -117,12 +120,7 @@ def review_table(con, *, pair_ids=None, statuses=("open", "escalated")) -> pd.Da
     grid/community, the larger household, the decision `target` (as decisions_model.pair_target makes it) and
     `first_seen` (the later first publish of the two entities)."""
     entities = ENTITIES
-    conds = []
-    if statuses:
-        conds.append(f"r.status IN ({quoted(statuses)})")
-    if pair_ids is not None:
-        conds.append(f"r.pair_id IN ({quoted(pair_ids) or 'NULL'})")
-    where = " AND ".join(conds) or "true"
+    where = _where("r", statuses, "pair_id", pair_ids)
     parts = []
     for e in entities:
         key, one = f"{e}_id", 1 if e == "person" else 0

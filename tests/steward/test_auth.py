@@ -204,12 +204,16 @@ def test_cookie_and_security_headers(app):
     assert "工作台" in text and "退出" in text and "http://" not in text and "https://" not in text
 
 
-def test_page_filters_mask_one_value_as_text(app):
-    from flask import render_template_string
-    with app.test_request_context():
-        out = render_template_string("{{ i|mask_id }} / {{ p|mask_phone }} / {{ n|mask_id }}",
-                                     i="64020219900101123X", p="+8613912345678", n=None)
-    assert out == "640202********123X / 139****5678 / None"
+def test_premask_masks_each_value_by_its_field_in_place():
+    from steward.page_helpers import premask
+    recs = [{"id_number": "64020219900101123X", "phone": "+8613912345678", "name": "张三", "n": 3}, None,
+            {"reason": "电话 13912345678 已核实"}]
+    premask(recs)
+    assert recs[0] == {"id_number": "640202********123X", "phone": "139****5678", "name": "张三", "n": 3}
+    assert recs[2] == {"reason": "电话 139****5678 已核实"}
+    only = [{"id_number": "64020219900101123X", "phone": "+8613912345678"}]
+    premask(only, {"phone"})
+    assert only == [{"id_number": "64020219900101123X", "phone": "139****5678"}]
 
 
 def test_secret_key_is_made_once_and_owner_only(tmp_path):
@@ -398,3 +402,12 @@ def test_serve_binds_localhost_by_default_and_warns_otherwise(tmp_path, monkeypa
     assert "warning: the console listens on 0.0.0.0" in capsys.readouterr().err
     assert steward_cmd.is_loopback("::1") and steward_cmd.is_loopback("localhost")
     assert not steward_cmd.is_loopback("192.168.1.5")
+
+
+def test_pages_before_the_first_sync_say_so(app):
+    client = app.test_client()
+    login(client, "sam")
+    for url in ("/conflicts", "/reviews", "/conflicts/x", "/reviews/x"):
+        resp = client.get(url)
+        assert resp.status_code == 503 and "还没有已发布的数据仓库" in resp.get_data(as_text=True), url
+    assert client.get("/").status_code == 200            # the home page shows the notice instead
