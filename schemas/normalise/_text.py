@@ -182,26 +182,21 @@ def none_if_na(s: pd.Series) -> pd.Series:
 def factorize_text(values) -> tuple[np.ndarray, np.ndarray]:
     """(codes, distinct values in first-seen order) of a text column; missing values get code -1.
 
-    `pd.factorize`, except that pandas' string hash table treats texts differing only after a NUL
-    character as equal (`'张\\x00三'` == `'张\\x00四'`): when a distinct value holds a NUL, the column is
-    factorized by a dict instead (rare: garbled exports). Every factorize of text goes through here."""
+    `pd.factorize`, except that pandas' string hash table compares texts only up to a NUL character, so
+    `'张\\x00三'` == `'张\\x00四'` and `'\\x000'` == `''`. Each value is checked against the distinct value it
+    was given (one vectorised comparison); when any differs, the column is factorized by a dict instead (rare:
+    garbled exports). Every factorize of text goes through here."""
     arr = values.to_numpy(dtype=object) if isinstance(values, (pd.Series, pd.Index)) else \
         np.asarray(values, dtype=object)
     codes, uniques = pd.factorize(arr, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object)
-    if len(uniques) and _has_nul(uniques):
+    present = codes >= 0
+    if present.any() and not (uniques[codes[present]] == arr[present]).all():
         index: dict = {}
         codes = np.fromiter((-1 if not isinstance(v, str) else index.setdefault(v, len(index)) for v in arr),
                             dtype=np.int64, count=len(arr))
         uniques = np.array(list(index), dtype=object)
     return codes, uniques
-
-
-def _has_nul(uniques: np.ndarray) -> bool:
-    try:
-        return bool(pc.any(pc.match_substring(pa.array(uniques, type=pa.string()), "\x00")).as_py())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: check the texts one by one
-        return any(isinstance(u, str) and "\x00" in u for u in uniques)
 
 
 def by_unique(s: pd.Series, func: Callable[[pd.Series], pd.DataFrame],

@@ -178,5 +178,8 @@ def test_factorize_text_keeps_texts_that_differ_after_a_nul_apart():
     from schemas.normalise import factorize_text
     codes, uniques = factorize_text(pd.Series(["a\x00b", "a\x00c", None, "a\x00b"], dtype=object))
     assert codes.tolist() == [0, 1, -1, 0] and uniques.tolist() == ["a\x00b", "a\x00c"]
+    # pandas also takes "\x000" for "" (the text before the NUL): the distinct value kept has no NUL at all
+    codes, uniques = factorize_text(["", "\x000", ""])
+    assert codes.tolist() == [0, 1, 0] and uniques.tolist() == ["", "\x000"]
     codes, uniques = factorize_text(pd.Series(["x", None, "x", "y"], dtype=object))  # the usual, vectorised path
     assert codes.tolist() == [0, -1, 0, 1] and uniques.tolist() == ["x", "y"]
