@@ -131,16 +131,10 @@ class UserStore:
 
         return cls(State(state_dir).path, hasher)  # State creates the file owner-only (0600) first
 
-    @contextlib.contextmanager
     def _connect(self):
-        con = sqlite3.connect(self.path, timeout=30)
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA busy_timeout=30000")
-            with con:  # one transaction
-                yield con
-        finally:
-            con.close()
+        from warehouse.state import connect
+
+        return connect(self.path)                # one transaction, closed at the end of the block
 
     @staticmethod
     def _user(row) -> StewardUser:

@@ -38,6 +38,21 @@ def now() -> str:
     return dt.datetime.now().isoformat(timespec="seconds")
 
 
+@contextlib.contextmanager
+def connect(path):
+    """A connection to the state file (WAL, 30 s busy timeout) for one transaction: committed when the block ends,
+    rolled back on an exception, and always closed, so no connection outlives its block (its -wal/-shm files are
+    then removed at a known moment, not whenever the garbage collector gets to it)."""
+    con = sqlite3.connect(path, timeout=30)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA busy_timeout=30000")
+        with con:
+            yield con
+    finally:
+        con.close()
+
+
 class State:
     def __init__(self, directory: Path):
         directory = Path(directory)
@@ -50,11 +65,8 @@ class State:
             if p.exists():
                 p.chmod(0o600)
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=30)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA busy_timeout=30000")
-        return con
+    def _connect(self):
+        return connect(self.path)
 
     # --- run log -----------------------------------------------------------------------------
     def record_run(self, run_id: str, **fields) -> None:
@@ -98,7 +110,7 @@ class State:
                    r["decided_by"], at, r.get("reason")) for r in rows]
         if not values:
             return []
-        with contextlib.closing(self._connect()) as con, con:
+        with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             con.executemany(
                 "INSERT INTO steward_decision (kind, target, value, police_value, grid_value, decided_by, "
